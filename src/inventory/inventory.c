@@ -1,0 +1,728 @@
+/* inventory: Ansible's inventory data model (InventoryData, Group, Host) in C. */
+#include "inventory/inventory.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct source {
+	char *path;
+	char *vars_dir;
+};
+
+struct inventory {
+	inv_group **groups;
+	size_t ngroups, cap_groups;
+	inv_host **hosts;
+	size_t nhosts, cap_hosts;
+	strmap *group_by_name;
+	strmap *host_by_name;
+	struct source *sources;
+	size_t nsources, cap_sources;
+	char **warnings;
+	size_t nwarnings, cap_warnings;
+	inv_host *localhost; /* the implicit one, if created */
+	unsigned gen;        /* generation counter for marks */
+	unsigned long version;     /* bumped on every change */
+	unsigned long depth_version;
+};
+
+/* Variables Ansible strips from `ansible-inventory` output (cli/inventory.py INTERNAL_VARS). */
+static const char *const internal_vars[] = {
+	"ansible_diff_mode", "ansible_config_file", "ansible_facts", "ansible_forks",
+	"ansible_inventory_sources", "ansible_limit", "ansible_playbook_python",
+	"ansible_run_tags", "ansible_skip_tags", "ansible_verbosity", "ansible_version",
+	"inventory_dir", "inventory_file", "inventory_hostname", "inventory_hostname_short",
+	"groups", "group_names", "omit", "playbook_dir",
+};
+
+#define PUSH(arr, n, cap, item)                                         \
+	do {                                                            \
+		(arr) = xgrow((arr), &(cap), (n) + 1, sizeof *(arr));   \
+		(arr)[(n)++] = (item);                                  \
+	} while (0)
+
+/* Every change bumps the version; caches remember the version they were built at. */
+static void invalidate(inventory *inv)
+{
+	inv->version++;
+}
+
+unsigned inv_next_mark(inventory *inv)
+{
+	if (++inv->gen == 0) {
+		for (size_t i = 0; i < inv->ngroups; i++)
+			inv->groups[i]->mark = inv->groups[i]->mark2 = 0;
+		for (size_t i = 0; i < inv->nhosts; i++)
+			inv->hosts[i]->mark = 0;
+		if (inv->localhost)
+			inv->localhost->mark = 0;
+		inv->gen = 1;
+	}
+	return inv->gen;
+}
+
+inventory *inv_new(void)
+{
+	inventory *inv = xcalloc(1, sizeof *inv);
+	inv->version = 1;
+	inv->group_by_name = strmap_new();
+	inv->host_by_name = strmap_new();
+	inv_group *all = inv_group_add(inv, "all");
+	inv_group *ungrouped = inv_group_add(inv, "ungrouped");
+	inv_group_add_child(inv, all, ungrouped, NULL);
+	return inv;
+}
+
+static void free_src_vars(json_t **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i]);
+	free(v);
+}
+
+static void host_free(inv_host *h)
+{
+	if (!h)
+		return;
+	free(h->name);
+	json_decref(h->vars);
+	free_src_vars(h->src_vars, h->nsrc_vars);
+	free(h->groups);
+	free(h);
+}
+
+void inv_free(inventory *inv)
+{
+	if (!inv)
+		return;
+	for (size_t i = 0; i < inv->ngroups; i++) {
+		inv_group *g = inv->groups[i];
+		free(g->name);
+		json_decref(g->vars);
+		free_src_vars(g->src_vars, g->nsrc_vars);
+		free(g->children);
+		free(g->parents);
+		free(g->hosts);
+		free(g->all_hosts);
+		free(g);
+	}
+	for (size_t i = 0; i < inv->nhosts; i++)
+		host_free(inv->hosts[i]);
+	host_free(inv->localhost);
+	for (size_t i = 0; i < inv->nsources; i++) {
+		free(inv->sources[i].path);
+		free(inv->sources[i].vars_dir);
+	}
+	for (size_t i = 0; i < inv->nwarnings; i++)
+		free(inv->warnings[i]);
+	free(inv->warnings);
+	free(inv->sources);
+	free(inv->groups);
+	free(inv->hosts);
+	strmap_free(inv->group_by_name);
+	strmap_free(inv->host_by_name);
+	free(inv);
+}
+
+size_t inv_source_add(inventory *inv, const char *path, const char *vars_dir)
+{
+	struct source s = { xstrdup(path), vars_dir ? xstrdup(vars_dir) : NULL };
+	PUSH(inv->sources, inv->nsources, inv->cap_sources, s);
+	return inv->nsources - 1;
+}
+
+size_t inv_source_count(const inventory *inv) { return inv->nsources; }
+const char *inv_source_path(const inventory *inv, size_t i) { return inv->sources[i].path; }
+const char *inv_source_vars_dir(const inventory *inv, size_t i) { return inv->sources[i].vars_dir; }
+
+void inv_warn(inventory *inv, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < inv->nwarnings; i++) {
+		if (strcmp(inv->warnings[i], msg) == 0) {
+			free(msg);
+			return;
+		}
+	}
+	PUSH(inv->warnings, inv->nwarnings, inv->cap_warnings, msg);
+}
+
+size_t inv_warning_count(const inventory *inv) { return inv->nwarnings; }
+const char *inv_warning(const inventory *inv, size_t i) { return inv->warnings[i]; }
+
+inv_group *inv_group_get(const inventory *inv, const char *name)
+{
+	return strmap_get(inv->group_by_name, name);
+}
+
+inv_host *inv_host_get(const inventory *inv, const char *name)
+{
+	return strmap_get(inv->host_by_name, name);
+}
+
+/* Ansible's C.INVALID_VARIABLE_NAMES: ^[\d\W]|[^\w] (bytes >= 0x80 count as word characters). */
+static bool group_name_valid(const char *s)
+{
+	if (*s >= '0' && *s <= '9')
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (!(*p >= 0x80 || *p == '_' || (*p >= '0' && *p <= '9') ||
+		      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			return false;
+	}
+	return true;
+}
+
+inv_group *inv_group_add(inventory *inv, const char *name)
+{
+	inv_group *g = inv_group_get(inv, name);
+	if (g)
+		return g;
+	if (!group_name_valid(name))
+		inv_warn(inv, "Invalid characters were found in group names but not replaced, use -vvvv to see details");
+	g = xcalloc(1, sizeof *g);
+	g->name = xstrdup(name);
+	g->vars = json_object();
+	g->priority = 1;
+	g->index = inv->ngroups;
+	PUSH(inv->groups, inv->ngroups, inv->cap_groups, g);
+	strmap_put(inv->group_by_name, g->name, g);
+	invalidate(inv);
+	return g;
+}
+
+static inv_host *host_new(const char *name)
+{
+	inv_host *h = xcalloc(1, sizeof *h);
+	h->name = xstrdup(name);
+	h->vars = json_object();
+	return h;
+}
+
+inv_host *inv_host_add(inventory *inv, const char *name, inv_group *g)
+{
+	inv_host *h = inv_host_get(inv, name);
+	if (!h) {
+		h = host_new(name);
+		h->index = inv->nhosts;
+		PUSH(inv->hosts, inv->nhosts, inv->cap_hosts, h);
+		strmap_put(inv->host_by_name, h->name, h);
+		invalidate(inv);
+		if (inv_is_localhost_name(name) && inv->nhosts > 1) {
+			/* Ansible keeps the first localhost-like host as "the" localhost. */
+			for (size_t i = 0; i + 1 < inv->nhosts; i++) {
+				if (inv_is_localhost_name(inv->hosts[i]->name)) {
+					inv_warn(inv, "A duplicate localhost-like entry was found (%s). First found localhost was %s",
+						 name, inv->hosts[i]->name);
+					break;
+				}
+			}
+		}
+	}
+	if (g)
+		inv_group_add_host(inv, g, h);
+	return h;
+}
+
+bool inv_group_add_host(inventory *inv, inv_group *g, inv_host *h)
+{
+	for (size_t i = 0; i < h->ngroups; i++)
+		if (h->groups[i] == g)
+			return false;
+	PUSH(g->hosts, g->nhosts, g->cap_hosts, h);
+	PUSH(h->groups, h->ngroups, h->cap_groups, g);
+	invalidate(inv);
+	return true;
+}
+
+bool inv_group_remove_host(inventory *inv, inv_group *g, inv_host *h)
+{
+	size_t i;
+	for (i = 0; i < h->ngroups && h->groups[i] != g; i++)
+		;
+	if (i == h->ngroups)
+		return false;
+	memmove(&h->groups[i], &h->groups[i + 1], (h->ngroups - i - 1) * sizeof *h->groups);
+	h->ngroups--;
+	for (i = 0; i < g->nhosts && g->hosts[i] != h; i++)
+		;
+	if (i < g->nhosts) {
+		memmove(&g->hosts[i], &g->hosts[i + 1], (g->nhosts - i - 1) * sizeof *g->hosts);
+		g->nhosts--;
+	}
+	invalidate(inv);
+	return true;
+}
+
+/* Is `target` reachable from g by following parents (g itself included)? */
+static bool reaches_up(inventory *inv, inv_group *g, inv_group *target)
+{
+	unsigned m = inv_next_mark(inv);
+	inv_group **stack = NULL;
+	size_t n = 0, cap = 0;
+	bool found = false;
+	PUSH(stack, n, cap, g);
+	g->mark = m;
+	while (n && !found) {
+		inv_group *x = stack[--n];
+		if (x == target) {
+			found = true;
+			break;
+		}
+		for (size_t i = 0; i < x->nparents; i++) {
+			if (x->parents[i]->mark != m) {
+				x->parents[i]->mark = m;
+				PUSH(stack, n, cap, x->parents[i]);
+			}
+		}
+	}
+	free(stack);
+	return found;
+}
+
+int inv_group_add_child(inventory *inv, inv_group *parent, inv_group *child, char **err)
+{
+	if (parent == child) {
+		if (err)
+			*err = xstrdup("can't add group to itself");
+		return -1;
+	}
+	for (size_t i = 0; i < parent->nchildren; i++)
+		if (parent->children[i] == child)
+			return 0;
+	if (reaches_up(inv, parent, child)) {
+		if (err)
+			*err = xasprintf("Adding group '%s' as child to '%s' creates a recursive dependency loop.",
+					 child->name, parent->name);
+		return -1;
+	}
+	PUSH(parent->children, parent->nchildren, parent->cap_children, child);
+	PUSH(child->parents, child->nparents, child->cap_parents, parent);
+	invalidate(inv);
+	return 1;
+}
+
+/* Python's int() on what an inventory may hold: ints, bools, integral strings. */
+static int to_priority(json_t *v, int *out)
+{
+	if (json_is_integer(v)) {
+		*out = (int)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_boolean(v)) {
+		*out = json_is_true(v);
+		return 0;
+	}
+	if (json_is_real(v)) {
+		*out = (int)json_real_value(v);
+		return 0;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		long x = strtol(s, &end, 10);
+		while (*end == ' ' || *end == '\t' || *end == '\n')
+			end++;
+		if (end != s && *end == '\0') {
+			*out = (int)x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int inv_group_set_var(inv_group *g, const char *key, json_t *value, char **err)
+{
+	if (strcmp(key, "ansible_group_priority") == 0) {
+		int p;
+		int rc = to_priority(value, &p);
+		if (rc == 0)
+			g->priority = p;
+		else if (err)
+			*err = xasprintf("invalid literal for int() with base 10: ansible_group_priority of group %s", g->name);
+		json_decref(value);
+		return rc;
+	}
+	json_object_set_new(g->vars, key, value);
+	return 0;
+}
+
+void inv_host_set_var(inv_host *h, const char *key, json_t *value)
+{
+	json_object_set_new(h->vars, key, value);
+}
+
+static void set_src_vars(json_t ***arr, size_t *n, size_t src, json_t *vars)
+{
+	if (src >= *n) {
+		*arr = xrealloc(*arr, (src + 1) * sizeof **arr);
+		for (size_t i = *n; i <= src; i++)
+			(*arr)[i] = NULL;
+		*n = src + 1;
+	}
+	if ((*arr)[src]) {
+		json_object_update((*arr)[src], vars);
+		json_decref(vars);
+	} else {
+		(*arr)[src] = vars;
+	}
+}
+
+void inv_group_set_src_vars(inventory *inv, inv_group *g, size_t src, json_t *vars)
+{
+	(void)inv;
+	set_src_vars(&g->src_vars, &g->nsrc_vars, src, vars);
+}
+
+void inv_host_set_src_vars(inventory *inv, inv_host *h, size_t src, json_t *vars)
+{
+	(void)inv;
+	set_src_vars(&h->src_vars, &h->nsrc_vars, src, vars);
+}
+
+/* Does the host belong to any group besides `all` and `ungrouped` (directly or
+ * through ancestry)? Since every group's ancestry reaches `all`, a host listed
+ * directly in any group other than those two qualifies. */
+static bool host_in_real_group(inventory *inv, inv_host *h)
+{
+	inv_group *all = inv->groups[0], *ung = inv->groups[1];
+	for (size_t i = 0; i < h->ngroups; i++)
+		if (h->groups[i] != all && h->groups[i] != ung)
+			return true;
+	return false;
+}
+
+int inv_reconcile(inventory *inv, char **err)
+{
+	inv_group *all = inv->groups[0], *ung = inv->groups[1];
+	for (size_t i = 0; i < inv->ngroups; i++) {
+		inv_group *g = inv->groups[i];
+		if (g != all && g->nparents == 0) {
+			if (inv_group_add_child(inv, all, g, err) < 0)
+				return -1;
+		}
+	}
+	for (size_t i = 0; i < inv->nhosts; i++) {
+		inv_host *h = inv->hosts[i];
+		bool in_ung = false;
+		for (size_t j = 0; j < h->ngroups; j++)
+			if (h->groups[j] == ung)
+				in_ung = true;
+		if (in_ung) {
+			if (host_in_real_group(inv, h))
+				inv_group_remove_host(inv, ung, h);
+		} else if (!h->implicit && !host_in_real_group(inv, h)) {
+			inv_group_add_host(inv, ung, h);
+		}
+		if (inv_group_get(inv, h->name))
+			inv_warn(inv, "Found both group and host with same name: %s", h->name);
+	}
+	invalidate(inv);
+	return 0;
+}
+
+size_t inv_group_count(const inventory *inv) { return inv->ngroups; }
+inv_group *inv_group_at(const inventory *inv, size_t i) { return inv->groups[i]; }
+size_t inv_host_count(const inventory *inv) { return inv->nhosts; }
+inv_host *inv_host_at(const inventory *inv, size_t i) { return inv->hosts[i]; }
+
+/* depth = longest path from `all`, which is what Group.add_child_group and
+ * _check_children_depth maintain incrementally. Groups are visited in a
+ * topological order (Kahn's algorithm over parent counts). */
+static void compute_depths(inventory *inv)
+{
+	if (inv->depth_version == inv->version)
+		return;
+	size_t n = inv->ngroups;
+	size_t *pending = xcalloc(n, sizeof *pending);
+	inv_group **queue = xmalloc(n * sizeof *queue);
+	size_t head = 0, tail = 0;
+	for (size_t i = 0; i < n; i++) {
+		inv->groups[i]->depth = 0;
+		pending[i] = inv->groups[i]->nparents;
+		if (!pending[i])
+			queue[tail++] = inv->groups[i];
+	}
+	while (head < tail) {
+		inv_group *g = queue[head++];
+		for (size_t i = 0; i < g->nchildren; i++) {
+			inv_group *c = g->children[i];
+			if (c->depth < g->depth + 1)
+				c->depth = g->depth + 1;
+			if (--pending[c->index] == 0)
+				queue[tail++] = c;
+		}
+	}
+	free(pending);
+	free(queue);
+	inv->depth_version = inv->version;
+}
+
+inv_host *const *inv_group_hosts(inventory *inv, inv_group *g, size_t *n)
+{
+	if (g->all_hosts_version == inv->version) {
+		*n = g->nall_hosts;
+		return g->all_hosts;
+	}
+	/* Group._walk_relationship('child_groups', include_self=True, preserve_ordering=True):
+	 * self, its children, then each further level in discovery order. */
+	unsigned seen = inv_next_mark(inv);
+	inv_group **ordered = NULL, **level = NULL, **next = NULL;
+	size_t nord = 0, cord = 0, nlev = 0, clev = 0, nnext = 0, cnext = 0;
+	PUSH(ordered, nord, cord, g);
+	g->mark = seen;
+	for (size_t i = 0; i < g->nchildren; i++) {
+		PUSH(ordered, nord, cord, g->children[i]);
+		if (g->children[i]->mark != seen) {
+			g->children[i]->mark = seen;
+			PUSH(level, nlev, clev, g->children[i]);
+		}
+	}
+	while (nlev) {
+		unsigned innext = inv_next_mark(inv);
+		nnext = 0;
+		for (size_t i = 0; i < nlev; i++) {
+			inv_group *x = level[i];
+			for (size_t j = 0; j < x->nchildren; j++) {
+				inv_group *c = x->children[j];
+				if (c->mark != seen) {
+					PUSH(ordered, nord, cord, c);
+					if (c->mark2 != innext) {
+						c->mark2 = innext;
+						PUSH(next, nnext, cnext, c);
+					}
+				}
+			}
+		}
+		for (size_t i = 0; i < nnext; i++)
+			next[i]->mark = seen;
+		inv_group **t = level;
+		level = next;
+		next = t;
+		size_t tc = clev;
+		clev = cnext;
+		cnext = tc;
+		nlev = nnext;
+	}
+	free(level);
+	free(next);
+
+	unsigned hm = inv_next_mark(inv);
+	bool is_all = g == inv->groups[0];
+	free(g->all_hosts);
+	g->all_hosts = NULL;
+	size_t nh = 0, ch = 0;
+	for (size_t i = 0; i < nord; i++) {
+		inv_group *k = ordered[i];
+		for (size_t j = 0; j < k->nhosts; j++) {
+			inv_host *h = k->hosts[j];
+			if (h->mark == hm)
+				continue;
+			h->mark = hm;
+			if (is_all && h->implicit)
+				continue;
+			PUSH(g->all_hosts, nh, ch, h);
+		}
+	}
+	free(ordered);
+	g->nall_hosts = nh;
+	g->all_hosts_version = inv->version;
+	*n = nh;
+	return g->all_hosts;
+}
+
+static int cmp_groups(const void *a, const void *b)
+{
+	const inv_group *x = *(inv_group *const *)a, *y = *(inv_group *const *)b;
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+inv_group **inv_host_groups_sorted(inventory *inv, inv_host *h, size_t *n)
+{
+	compute_depths(inv);
+	unsigned m = inv_next_mark(inv);
+	inv_group *all = inv->groups[0];
+	inv_group **out = NULL, **stack = NULL;
+	size_t nout = 0, cout = 0, ns = 0, cs = 0;
+	for (size_t i = 0; i < h->ngroups; i++) {
+		if (h->groups[i]->mark != m) {
+			h->groups[i]->mark = m;
+			PUSH(stack, ns, cs, h->groups[i]);
+		}
+	}
+	while (ns) {
+		inv_group *g = stack[--ns];
+		if (g != all)
+			PUSH(out, nout, cout, g);
+		for (size_t i = 0; i < g->nparents; i++) {
+			if (g->parents[i]->mark != m) {
+				g->parents[i]->mark = m;
+				PUSH(stack, ns, cs, g->parents[i]);
+			}
+		}
+	}
+	free(stack);
+	if (nout > 1)
+		qsort(out, nout, sizeof *out, cmp_groups);
+	*n = nout;
+	return out;
+}
+
+json_t *inv_host_vars(inventory *inv, inv_host *h)
+{
+	inv_group *all = inv->groups[0];
+	size_t ng;
+	inv_group **groups = inv_host_groups_sorted(inv, h, &ng);
+	json_t *v = json_object();
+	/* Ansible's default VARIABLE_PRECEDENCE: all_inventory, groups_inventory,
+	 * all_plugins_inventory, all_plugins_play, groups_plugins_inventory,
+	 * groups_plugins_play; then host vars, then host_vars files. */
+	json_object_update(v, all->vars);
+	for (size_t i = 0; i < ng; i++)
+		json_object_update(v, groups[i]->vars);
+	for (size_t s = 0; s < all->nsrc_vars; s++)
+		if (all->src_vars[s])
+			json_object_update(v, all->src_vars[s]);
+	for (size_t s = 0; s < inv->nsources; s++)
+		for (size_t i = 0; i < ng; i++)
+			if (s < groups[i]->nsrc_vars && groups[i]->src_vars[s])
+				json_object_update(v, groups[i]->src_vars[s]);
+	json_object_update(v, h->vars);
+	for (size_t s = 0; s < h->nsrc_vars; s++)
+		if (h->src_vars[s])
+			json_object_update(v, h->src_vars[s]);
+	free(groups);
+	for (size_t i = 0; i < sizeof internal_vars / sizeof *internal_vars; i++)
+		json_object_del(v, internal_vars[i]);
+	return v;
+}
+
+static void list_group(inventory *inv, inv_group *g, json_t *out, unsigned seen)
+{
+	json_t *o = json_object();
+	if (g != inv->groups[0] && g->nhosts) {
+		json_t *hosts = json_array();
+		for (size_t i = 0; i < g->nhosts; i++)
+			json_array_append_new(hosts, json_string(g->hosts[i]->name));
+		json_object_set_new(o, "hosts", hosts);
+	}
+	if (g->nchildren) {
+		json_t *kids = json_array();
+		for (size_t i = 0; i < g->nchildren; i++)
+			json_array_append_new(kids, json_string(g->children[i]->name));
+		json_object_set_new(o, "children", kids);
+	}
+	if (json_object_size(o))
+		json_object_set(out, g->name, o);
+	json_decref(o);
+	for (size_t i = 0; i < g->nchildren; i++) {
+		inv_group *c = g->children[i];
+		if (c->mark != seen) {
+			c->mark = seen;
+			list_group(inv, c, out, seen);
+		}
+	}
+}
+
+json_t *inv_list_json(inventory *inv)
+{
+	json_t *out = json_object();
+	/* marks are also used by inv_host_vars, so walk groups first */
+	unsigned seen = inv_next_mark(inv);
+	list_group(inv, inv->groups[0], out, seen);
+	json_t *hostvars = json_object();
+	size_t n;
+	inv_host *const *hosts = inv_group_hosts(inv, inv->groups[0], &n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *v = inv_host_vars(inv, hosts[i]);
+		if (json_object_size(v))
+			json_object_set_new(hostvars, hosts[i]->name, v);
+		else
+			json_decref(v);
+	}
+	json_t *meta = json_object();
+	json_object_set_new(meta, "hostvars", hostvars);
+	json_object_set_new(out, "_meta", meta);
+	return out;
+}
+
+struct buf {
+	char *s;
+	size_t n, cap;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	b->s = xgrow(b->s, &b->cap, b->n + n + 1, 1);
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = '\0';
+}
+
+static void graph_name(struct buf *b, const char *prefix, const char *name, const char *suffix, int depth)
+{
+	for (int i = 0; i < depth; i++)
+		buf_add(b, "  |", 3);
+	if (depth)
+		buf_add(b, "--", 2);
+	buf_add(b, prefix, strlen(prefix));
+	buf_add(b, name, strlen(name));
+	buf_add(b, suffix, strlen(suffix));
+	buf_add(b, "\n", 1);
+}
+
+static void graph_group(inventory *inv, inv_group *g, int depth, struct buf *b)
+{
+	graph_name(b, "@", g->name, ":", depth);
+	for (size_t i = 0; i < g->nchildren; i++)
+		graph_group(inv, g->children[i], depth + 1, b);
+	if (g != inv->groups[0])
+		for (size_t i = 0; i < g->nhosts; i++)
+			graph_name(b, "", g->hosts[i]->name, "", depth + 1);
+}
+
+char *inv_graph(inventory *inv, const char *group, char **err)
+{
+	inv_group *g = inv_group_get(inv, group ? group : "all");
+	if (!g) {
+		if (err)
+			*err = xstrdup("Pattern must be valid group name when using --graph");
+		return NULL;
+	}
+	struct buf b = { 0 };
+	graph_group(inv, g, 0, &b);
+	return b.s;
+}
+
+bool inv_is_localhost_name(const char *name)
+{
+	return strcmp(name, "localhost") == 0 || strcmp(name, "127.0.0.1") == 0 || strcmp(name, "::1") == 0;
+}
+
+inv_host *inv_implicit_localhost(inventory *inv, const char *name)
+{
+	if (!inv_is_localhost_name(name))
+		return NULL;
+	if (!inv->localhost) {
+		inv_host *h = host_new(name);
+		h->implicit = true;
+		h->index = (size_t)-1;
+		json_object_set_new(h->vars, "ansible_python_interpreter", json_string("/usr/bin/python3"));
+		json_object_set_new(h->vars, "ansible_connection", json_string("local"));
+		inv->localhost = h;
+	}
+	return inv->localhost;
+}

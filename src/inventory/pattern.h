@@ -1,0 +1,15 @@
+/* pattern: Ansible host patterns (all, *, names, globs, a:b, a,b, a:&b, a:!b,
+ * ~regex, subscripts g[0] g[1:3] g[-1]) with the host order and the
+ * warnings of ansible's InventoryManager.get_hosts(). */
+#ifndef FLEETDECK_PATTERN_H
+#define FLEETDECK_PATTERN_H
+
+#include "inventory/inventory.h"
+
+/* Hosts matching `pattern`, in Ansible's order, without duplicates.
+ * Returns 0 with *hosts (caller frees the array, not the hosts) and *n, or -1
+ * with *err (caller frees) for an invalid pattern or an out-of-range subscript.
+ * "Could not match supplied host pattern, ignoring: X" goes to inv_warn(). */
+int inv_pattern_hosts(inventory *inv, const char *pattern, inv_host ***hosts, size_t *n, char **err);
+
+#endif

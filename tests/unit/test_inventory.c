@@ -1,0 +1,110 @@
+/* test_inventory: the data model's Ansible semantics (ungrouped, depth, order, precedence). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "inventory/inventory.h"
+
+static void test_ungrouped_and_all(void **state)
+{
+	(void)state;
+	inventory *inv = inv_new();
+	inv_group *ung = inv_group_get(inv, "ungrouped");
+	inv_host *a = inv_host_add(inv, "a", ung);
+	inv_group *g = inv_group_add(inv, "g");
+	inv_host_add(inv, "a", g);
+	inv_host_add(inv, "b", NULL);
+	assert_int_equal(inv_reconcile(inv, NULL), 0);
+	/* a left ungrouped once it joined g; b joined it */
+	assert_int_equal(ung->nhosts, 1);
+	assert_string_equal(ung->hosts[0]->name, "b");
+	assert_int_equal(a->ngroups, 1);
+	size_t n;
+	inv_host *const *hs = inv_group_hosts(inv, inv_group_get(inv, "all"), &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(hs[0]->name, "b"); /* ungrouped is all's first child */
+	assert_string_equal(hs[1]->name, "a");
+	inv_free(inv);
+}
+
+static void test_loop_refused(void **state)
+{
+	(void)state;
+	inventory *inv = inv_new();
+	inv_group *a = inv_group_add(inv, "a"), *b = inv_group_add(inv, "b");
+	char *err = NULL;
+	assert_int_equal(inv_group_add_child(inv, a, b, &err), 1);
+	assert_int_equal(inv_group_add_child(inv, b, a, &err), -1);
+	assert_non_null(strstr(err, "recursive dependency loop"));
+	free(err);
+	err = NULL;
+	assert_int_equal(inv_group_add_child(inv, a, a, &err), -1);
+	free(err);
+	inv_free(inv);
+}
+
+static void test_precedence(void **state)
+{
+	(void)state;
+	inventory *inv = inv_new();
+	inv_group *all = inv_group_get(inv, "all");
+	inv_group *parent = inv_group_add(inv, "parent"), *child = inv_group_add(inv, "child");
+	inv_group *zeta = inv_group_add(inv, "zeta");
+	inv_group_add_child(inv, parent, child, NULL);
+	inv_host *h = inv_host_add(inv, "h", child);
+	inv_host_add(inv, "h", zeta);
+	inv_group_set_var(all, "x", json_string("all"), NULL);
+	inv_group_set_var(parent, "x", json_string("parent"), NULL);
+	inv_group_set_var(parent, "y", json_string("parent"), NULL);
+	inv_group_set_var(zeta, "y", json_string("zeta"), NULL);
+	inv_group_set_var(child, "x", json_string("child"), NULL);
+	inv_group_set_var(all, "inventory_file", json_string("hidden"), NULL);
+	assert_int_equal(inv_reconcile(inv, NULL), 0);
+	json_t *v = inv_host_vars(inv, h);
+	/* depth 2 child beats depth 1 parent and zeta; zeta (depth 1) beats parent by name */
+	assert_string_equal(json_string_value(json_object_get(v, "x")), "child");
+	assert_string_equal(json_string_value(json_object_get(v, "y")), "zeta");
+	assert_null(json_object_get(v, "inventory_file"));
+	json_decref(v);
+	/* priority outranks name among equals in depth */
+	assert_int_equal(inv_group_set_var(parent, "ansible_group_priority", json_string("10"), NULL), 0);
+	v = inv_host_vars(inv, h);
+	assert_string_equal(json_string_value(json_object_get(v, "y")), "parent");
+	json_decref(v);
+	inv_host_set_var(h, "x", json_string("host"));
+	v = inv_host_vars(inv, h);
+	assert_string_equal(json_string_value(json_object_get(v, "x")), "host");
+	json_decref(v);
+	inv_free(inv);
+}
+
+static void test_graph(void **state)
+{
+	(void)state;
+	inventory *inv = inv_new();
+	inv_group *g = inv_group_add(inv, "g");
+	inv_host_add(inv, "h1", g);
+	inv_reconcile(inv, NULL);
+	char *s = inv_graph(inv, NULL, NULL);
+	assert_string_equal(s, "@all:\n  |--@ungrouped:\n  |--@g:\n  |  |--h1\n");
+	free(s);
+	char *err = NULL;
+	assert_null(inv_graph(inv, "nope", &err));
+	free(err);
+	inv_free(inv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ungrouped_and_all),
+		cmocka_unit_test(test_loop_refused),
+		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_graph),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
