@@ -28,6 +28,11 @@ struct inventory {
 	unsigned gen;        /* generation counter for marks */
 	unsigned long version;     /* bumped on every change */
 	unsigned long depth_version;
+	/* inv_host_names_packed(): names of the first names_count hosts */
+	char *names;
+	size_t names_len, names_cap;
+	size_t *names_off;
+	size_t names_count, names_off_cap;
 };
 
 /* Variables Ansible strips from `ansible-inventory` output (cli/inventory.py INTERNAL_VARS). */
@@ -120,6 +125,8 @@ void inv_free(inventory *inv)
 	for (size_t i = 0; i < inv->nwarnings; i++)
 		free(inv->warnings[i]);
 	free(inv->warnings);
+	free(inv->names);
+	free(inv->names_off);
 	free(inv->sources);
 	free(inv->groups);
 	free(inv->hosts);
@@ -725,4 +732,26 @@ inv_host *inv_implicit_localhost(inventory *inv, const char *name)
 		inv->localhost = h;
 	}
 	return inv->localhost;
+}
+
+inv_host *inv_implicit_localhost_peek(const inventory *inv)
+{
+	return inv->localhost;
+}
+
+const char *inv_host_names_packed(inventory *inv, const size_t **off)
+{
+	/* hosts are only ever appended and never renamed: extend what is there */
+	inv->names_off = xgrow(inv->names_off, &inv->names_off_cap, inv->nhosts + 1, sizeof *inv->names_off);
+	inv->names_off[0] = 0;
+	for (size_t i = inv->names_count; i < inv->nhosts; i++) {
+		size_t len = strlen(inv->hosts[i]->name) + 1;
+		inv->names = xgrow(inv->names, &inv->names_cap, inv->names_len + len, 1);
+		memcpy(inv->names + inv->names_len, inv->hosts[i]->name, len);
+		inv->names_len += len;
+		inv->names_off[i + 1] = inv->names_len;
+	}
+	inv->names_count = inv->nhosts;
+	*off = inv->names_off;
+	return inv->names ? inv->names : "";
 }

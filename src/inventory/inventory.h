@@ -106,6 +106,12 @@ inv_host *inv_host_at(const inventory *inv, size_t i);   /* creation order */
  * until the inventory changes. */
 inv_host *const *inv_group_hosts(inventory *inv, inv_group *g, size_t *n);
 
+/* Every host's name in creation order, packed into one buffer for scans that
+ * read them all (a pattern like `*.example.com` on 100,000 hosts): name i is
+ * the NUL-terminated string at buf + (*off)[i], of length
+ * (*off)[i + 1] - (*off)[i] - 1. Valid until the next host is added. */
+const char *inv_host_names_packed(inventory *inv, const size_t **off);
+
 /* The groups a host belongs to, directly or through descendants, without
  * `all`, sorted as Ansible sorts them for variable precedence (depth,
  * priority, name). Caller frees the array. */
@@ -125,5 +131,7 @@ char *inv_graph(inventory *inv, const char *group, char **err);
  * when the inventory has no such host; NULL for other names. Created once. */
 inv_host *inv_implicit_localhost(inventory *inv, const char *name);
 bool inv_is_localhost_name(const char *name);
+/* The implicit localhost if it has been created, else NULL (creates nothing). */
+inv_host *inv_implicit_localhost_peek(const inventory *inv);
 
 #endif

@@ -12,4 +12,12 @@
  * "Could not match supplied host pattern, ignoring: X" goes to inv_warn(). */
 int inv_pattern_hosts(inventory *inv, const char *pattern, inv_host ***hosts, size_t *n, char **err);
 
+/* inv_pattern_hosts() under `--limit LIMIT` (InventoryManager.subset() then
+ * get_hosts()): LIMIT is split like a pattern and each `@FILE` in it is
+ * replaced by the file's lines. NULL, or a limit that splits into nothing
+ * ("" or ","), limits nothing. Errors as for inv_pattern_hosts(), plus
+ * Ansible's messages for a missing or non-regular limit file. */
+int inv_pattern_limit(inventory *inv, const char *pattern, const char *limit, inv_host ***hosts, size_t *n,
+		      char **err);
+
 #endif

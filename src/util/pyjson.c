@@ -1,0 +1,222 @@
+/* pyjson: a JSON writer that matches CPython's json module byte for byte. */
+#include "util/pyjson.h"
+#include "util/xalloc.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct out {
+	char *s;
+	size_t n, cap;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+	o->s = xgrow(o->s, &o->cap, o->n + n + 1, 1);
+	memcpy(o->s + o->n, s, n);
+	o->n += n;
+	o->s[o->n] = '\0';
+}
+
+static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+
+void pyjson_float_repr(double d, char *out, size_t outsz)
+{
+	if (isnan(d)) {
+		snprintf(out, outsz, "NaN");
+		return;
+	}
+	if (isinf(d)) {
+		snprintf(out, outsz, d > 0 ? "Infinity" : "-Infinity");
+		return;
+	}
+	/* shortest digits that round-trip, as repr() picks them */
+	char buf[64];
+	int prec;
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	/* buf is d.ddde[+-]XX: split digits and exponent */
+	char digits[32];
+	size_t nd = 0;
+	const char *p = buf;
+	bool neg = false;
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	for (; *p && *p != 'e'; p++)
+		if (*p != '.')
+			digits[nd++] = *p;
+	digits[nd] = '\0';
+	int exp = atoi(p + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		digits[--nd] = '\0';
+	char res[64];
+	size_t r = 0;
+	if (neg)
+		res[r++] = '-';
+	if (exp < -4 || exp >= 16) {
+		res[r++] = digits[0];
+		if (nd > 1) {
+			res[r++] = '.';
+			for (size_t i = 1; i < nd; i++)
+				res[r++] = digits[i];
+		}
+		r += (size_t)snprintf(res + r, sizeof res - r, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+	} else if (exp < 0) {
+		res[r++] = '0';
+		res[r++] = '.';
+		for (int i = 0; i < -exp - 1; i++)
+			res[r++] = '0';
+		for (size_t i = 0; i < nd; i++)
+			res[r++] = digits[i];
+	} else {
+		for (int i = 0; i <= exp; i++)
+			res[r++] = (size_t)i < nd ? digits[i] : '0';
+		res[r++] = '.';
+		if ((size_t)exp + 1 < nd) {
+			for (size_t i = (size_t)exp + 1; i < nd; i++)
+				res[r++] = digits[i];
+		} else {
+			res[r++] = '0';
+		}
+	}
+	res[r] = '\0';
+	snprintf(out, outsz, "%s", res);
+}
+
+static void put_string(struct out *o, const char *s, size_t len)
+{
+	put(o, "\"", 1);
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = NULL;
+		char ubuf[8];
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		default:
+			if (c < 0x20) {
+				snprintf(ubuf, sizeof ubuf, "\\u%04x", c);
+				esc = ubuf;
+			}
+		}
+		if (esc) {
+			put(o, s + start, i - start);
+			puts_(o, esc);
+			start = i + 1;
+		}
+	}
+	put(o, s + start, len - start);
+	put(o, "\"", 1);
+}
+
+static void newline(struct out *o, int indent, int level)
+{
+	put(o, "\n", 1);
+	for (int i = 0; i < indent * level; i++)
+		put(o, " ", 1);
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void dump(struct out *o, const json_t *v, int indent, int level)
+{
+	char buf[64];
+	switch (json_typeof(v)) {
+	case JSON_NULL: puts_(o, "null"); break;
+	case JSON_TRUE: puts_(o, "true"); break;
+	case JSON_FALSE: puts_(o, "false"); break;
+	case JSON_INTEGER:
+		snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		puts_(o, buf);
+		break;
+	case JSON_REAL:
+		pyjson_float_repr(json_real_value(v), buf, sizeof buf);
+		puts_(o, buf);
+		break;
+	case JSON_STRING:
+		put_string(o, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_ARRAY: {
+		size_t n = json_array_size(v);
+		if (!n) {
+			puts_(o, "[]");
+			break;
+		}
+		put(o, "[", 1);
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				puts_(o, indent >= 0 ? "," : ", ");
+			if (indent >= 0)
+				newline(o, indent, level + 1);
+			dump(o, json_array_get(v, i), indent, level + 1);
+		}
+		if (indent >= 0)
+			newline(o, indent, level);
+		put(o, "]", 1);
+		break;
+	}
+	case JSON_OBJECT: {
+		size_t n = json_object_size(v);
+		if (!n) {
+			puts_(o, "{}");
+			break;
+		}
+		const char **keys = xmalloc(n * sizeof *keys);
+		size_t k = 0;
+		const char *key;
+		json_t *val;
+		json_object_foreach((json_t *)v, key, val)
+			keys[k++] = key;
+		qsort(keys, k, sizeof *keys, cmp_keys);
+		put(o, "{", 1);
+		for (size_t i = 0; i < k; i++) {
+			if (i)
+				puts_(o, indent >= 0 ? "," : ", ");
+			if (indent >= 0)
+				newline(o, indent, level + 1);
+			put_string(o, keys[i], strlen(keys[i]));
+			puts_(o, ": ");
+			dump(o, json_object_get(v, keys[i]), indent, level + 1);
+		}
+		free(keys);
+		if (indent >= 0)
+			newline(o, indent, level);
+		put(o, "}", 1);
+		break;
+	}
+	}
+}
+
+char *pyjson_dumps(const json_t *v, int indent)
+{
+	struct out o = { 0 };
+	dump(&o, v, indent, 0);
+	if (!o.s)
+		o.s = xstrdup("");
+	return o.s;
+}
+
+int pyjson_dumpf(const json_t *v, int indent, FILE *f)
+{
+	char *s = pyjson_dumps(v, indent);
+	size_t n = strlen(s);
+	int rc = fwrite(s, 1, n, f) == n ? 0 : -1;
+	free(s);
+	return rc;
+}
