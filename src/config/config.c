@@ -1,0 +1,239 @@
+/* config: a small strict reader for config.yaml, so a typo is an error with its line, not a surprise. */
+#include "config/config.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+char *config_default_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	if (xdg && *xdg == '/')
+		return xasprintf("%s/fleetdeck/config.yaml", xdg);
+	const char *home = getenv("HOME");
+	return xasprintf("%s/.config/fleetdeck/config.yaml", home && *home ? home : ".");
+}
+
+static char *absolute_to(const char *base_file, const char *p)
+{
+	if (p[0] == '/')
+		return xstrdup(p);
+	if (p[0] == '~' && (p[1] == '/' || p[1] == '\0')) {
+		const char *home = getenv("HOME");
+		return xasprintf("%s%s", home ? home : "", p + 1);
+	}
+	const char *slash = strrchr(base_file, '/');
+	if (!slash)
+		return xstrdup(p);
+	return xasprintf("%.*s/%s", (int)(slash - base_file), base_file, p);
+}
+
+static void push(char ***v, size_t *n, char *s)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = s;
+}
+
+struct parser {
+	yaml_parser_t p;
+	yaml_event_t ev;
+	const char *path;
+	char **err;
+};
+
+static int fail(struct parser *ps, size_t line0, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(struct parser *ps, size_t line0, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	*ps->err = xasprintf("%s:%zu: %s", ps->path, line0 + 1, msg);
+	free(msg);
+	return -1;
+}
+
+static int next(struct parser *ps)
+{
+	yaml_event_delete(&ps->ev);
+	if (!yaml_parser_parse(&ps->p, &ps->ev)) {
+		*ps->err = xasprintf("%s:%zu: %s", ps->path, ps->p.problem_mark.line + 1,
+				     ps->p.problem ? ps->p.problem : "invalid YAML");
+		return -1;
+	}
+	return 0;
+}
+
+static bool scalar_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON" };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF" };
+	for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+		if (strcmp(s, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcmp(s, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Reads the value of one key; the current event is its first event. */
+static int read_value(struct parser *ps, const char *key, fd_config *cfg)
+{
+	size_t line = ps->ev.start_mark.line;
+	if (strcmp(key, "inventory") == 0) {
+		if (ps->ev.type == YAML_SCALAR_EVENT) {
+			const char *v = (const char *)ps->ev.data.scalar.value;
+			if (!*v)
+				return fail(ps, line, "inventory: expected a path or a list of paths");
+			push(&cfg->inventory, &cfg->ninventory, absolute_to(ps->path, v));
+			return 0;
+		}
+		if (ps->ev.type != YAML_SEQUENCE_START_EVENT)
+			return fail(ps, line, "inventory: expected a path or a list of paths");
+		for (;;) {
+			if (next(ps))
+				return -1;
+			if (ps->ev.type == YAML_SEQUENCE_END_EVENT)
+				return 0;
+			if (ps->ev.type != YAML_SCALAR_EVENT || !*ps->ev.data.scalar.value)
+				return fail(ps, ps->ev.start_mark.line, "inventory: each entry must be a path");
+			push(&cfg->inventory, &cfg->ninventory,
+			     absolute_to(ps->path, (const char *)ps->ev.data.scalar.value));
+		}
+	}
+	if (ps->ev.type != YAML_SCALAR_EVENT)
+		return fail(ps, line, "%s: expected a single value", key);
+	const char *v = (const char *)ps->ev.data.scalar.value;
+	if (strcmp(key, "read_only") == 0) {
+		if (!scalar_bool(v, &cfg->read_only))
+			return fail(ps, line, "read_only: expected true or false, got '%s'", v);
+	} else if (strcmp(key, "theme") == 0) {
+		free(cfg->theme);
+		cfg->theme = xstrdup(v);
+	} else if (strcmp(key, "db") == 0) {
+		free(cfg->db);
+		cfg->db = absolute_to(ps->path, v);
+	} else {
+		return fail(ps, line, "unknown setting '%s'", key);
+	}
+	return 0;
+}
+
+int config_load(const char *path, fd_config *cfg, char **err)
+{
+	memset(cfg, 0, sizeof *cfg);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		*err = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	cfg->path = xstrdup(path);
+	struct parser ps = { .path = path, .err = err };
+	yaml_parser_initialize(&ps.p);
+	yaml_parser_set_input_file(&ps.p, f);
+	memset(&ps.ev, 0, sizeof ps.ev);
+	int rc = -1;
+	/* stream start, document start (or stream end for an empty file) */
+	if (next(&ps) || next(&ps))
+		goto out;
+	if (ps.ev.type == YAML_STREAM_END_EVENT) {
+		rc = 0;
+		goto out;
+	}
+	if (next(&ps))
+		goto out;
+	if (ps.ev.type == YAML_SCALAR_EVENT && ps.ev.data.scalar.length == 0 && !ps.ev.data.scalar.quoted_implicit) {
+		rc = 0; /* a document with only comments */
+		goto out;
+	}
+	if (ps.ev.type != YAML_MAPPING_START_EVENT) {
+		fail(&ps, ps.ev.start_mark.line, "expected a mapping of settings");
+		goto out;
+	}
+	for (;;) {
+		if (next(&ps))
+			goto out;
+		if (ps.ev.type == YAML_MAPPING_END_EVENT)
+			break;
+		if (ps.ev.type != YAML_SCALAR_EVENT) {
+			fail(&ps, ps.ev.start_mark.line, "expected a setting name");
+			goto out;
+		}
+		char *key = xstrdup((const char *)ps.ev.data.scalar.value);
+		int r = next(&ps) ? -1 : read_value(&ps, key, cfg);
+		free(key);
+		if (r)
+			goto out;
+	}
+	rc = 0;
+out:
+	yaml_event_delete(&ps.ev);
+	yaml_parser_delete(&ps.p);
+	fclose(f);
+	return rc;
+}
+
+void config_strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void config_free(fd_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->path);
+	config_strv_free(cfg->inventory, cfg->ninventory);
+	free(cfg->theme);
+	free(cfg->db);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+char **config_inventory_sources(const fd_config *cfg, char *const *cli, size_t ncli, size_t *n, const char **from)
+{
+	char **v = NULL;
+	*n = 0;
+	if (ncli) {
+		for (size_t i = 0; i < ncli; i++)
+			push(&v, n, xstrdup(cli[i]));
+		*from = "-i";
+		return v;
+	}
+	const char *env = getenv("FLEETDECK_INVENTORY");
+	if (env && *env) {
+		const char *p = env;
+		while (*p) {
+			const char *c = strchr(p, ',');
+			size_t len = c ? (size_t)(c - p) : strlen(p);
+			if (len)
+				push(&v, n, xstrndup(p, len));
+			p += len + (c ? 1 : 0);
+		}
+		if (*n) {
+			*from = "FLEETDECK_INVENTORY";
+			return v;
+		}
+	}
+	if (cfg && cfg->ninventory) {
+		for (size_t i = 0; i < cfg->ninventory; i++)
+			push(&v, n, xstrdup(cfg->inventory[i]));
+		*from = cfg->path;
+		return v;
+	}
+	push(&v, n, xstrdup("./inventory"));
+	*from = "default";
+	return v;
+}

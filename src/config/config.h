@@ -1,0 +1,33 @@
+/* config: fleetdeck's settings file ($XDG_CONFIG_HOME/fleetdeck/config.yaml)
+ * and where the inventory comes from (-i, $FLEETDECK_INVENTORY, config, ./inventory). */
+#ifndef FLEETDECK_CONFIG_H
+#define FLEETDECK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct fd_config {
+	char *path;        /* the file read, or NULL when there was none */
+	char **inventory;  /* `inventory:` a path or a list of paths, made absolute against the file's dir */
+	size_t ninventory;
+	bool read_only;    /* `read_only: true` */
+	char *theme;       /* `theme: NAME` */
+	char *db;          /* `db: PATH` */
+} fd_config;
+
+/* $XDG_CONFIG_HOME/fleetdeck/config.yaml, or ~/.config/fleetdeck/config.yaml. Caller frees. */
+char *config_default_path(void);
+
+/* Read `path` into cfg (zeroed first). A missing file is no error (returns 0,
+ * cfg->path NULL). A bad one returns -1 with *err = "file:line: what is wrong". */
+int config_load(const char *path, fd_config *cfg, char **err);
+void config_free(fd_config *cfg);
+
+/* The inventory sources to use, by precedence: the -i arguments, else
+ * $FLEETDECK_INVENTORY (comma-separated, as ANSIBLE_INVENTORY), else the
+ * config's `inventory`, else ./inventory. Returns a new array of new strings
+ * (free with config_strv_free); *from says which rule applied. */
+char **config_inventory_sources(const fd_config *cfg, char *const *cli, size_t ncli, size_t *n, const char **from);
+void config_strv_free(char **v, size_t n);
+
+#endif
