@@ -18,7 +18,7 @@ static int setup(void **state)
 {
 	(void)state;
 	const char *src = getenv("FLEETDECK_SRC");
-	snprintf(themes_dir, sizeof themes_dir, "%s/themes", src ? src : "..");
+	snprintf(themes_dir, sizeof themes_dir, "%s/themes", src ? src : FLEETDECK_SRC_DIR);
 	return 0;
 }
 
