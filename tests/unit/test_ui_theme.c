@@ -178,6 +178,8 @@ static void test_inherit(void **state)
 	assert_non_null(strstr(err, "more than 8 deep"));
 	free(err);
 	err = NULL;
+	assert_string_equal(t.name, "default"); /* the built-in default after a failure */
+	theme_clear(&t);
 	/* a broken file: file:line, and the built-in default stays */
 	assert_int_equal(theme_load(&t, "broken", dirs, 2, &err), -1);
 	char want[512];
