@@ -23,6 +23,7 @@ static const struct command *const commands[] = {
 	&cmd_summary,
 	&cmd_inventory,
 	&cmd_history,
+	&cmd_rollout,
 	&cmd_version,
 	&cmd_help,
 };
