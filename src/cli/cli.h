@@ -46,5 +46,6 @@ void cli_print_json(const json_t *v);
 extern const struct command cmd_inventory;
 extern const struct command cmd_summary;
 extern const struct command cmd_history;
+extern const struct command cmd_report;
 
 #endif
