@@ -23,6 +23,7 @@ static const struct command *const commands[] = {
 	&cmd_summary,
 	&cmd_inventory,
 	&cmd_history,
+	&cmd_report,
 	&cmd_rollout,
 	&cmd_version,
 	&cmd_help,
@@ -46,6 +47,8 @@ static void usage_main(FILE *f)
 		"                        merged in order, as ansible -i)\n"
 		"      --config FILE     settings file (default $XDG_CONFIG_HOME/fleetdeck/config.yaml)\n"
 		"      --db FILE         history database (default $XDG_DATA_HOME/fleetdeck/history.db)\n"
+		"      --report          the same as the report command (for cron): the rest of\n"
+		"                        the line is report's options\n"
 		"  -h, --help            this help; `fleetdeck help COMMAND` for a command's\n"
 		"  -V, --version         print the version\n"
 		"\n"
@@ -98,12 +101,17 @@ int main(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "report", no_argument, NULL, 'R' },
 		{ 0 },
 	};
 	int c, rc;
+	const struct command *cmd = NULL;
 	/* '+': stop at the first non-option, the subcommand */
-	while ((c = getopt_long(argc, argv, "+i:hV", opts, NULL)) != -1) {
+	while (!cmd && (c = getopt_long(argc, argv, "+i:hV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'R': /* --report: the report command; the rest of the line is its own */
+			cmd = &cmd_report;
+			break;
 		case 'i':
 			cli_add_inventory(&app, optarg);
 			break;
@@ -129,11 +137,13 @@ int main(int argc, char **argv)
 		}
 	}
 	/* No command: the fleet summary (the console, once it lands). */
-	const struct command *cmd = &cmd_summary;
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
 	char *deflt[] = { (char *)"summary", NULL };
-	if (optind < argc) {
+	if (cmd) {
+		sub_argc = argc - optind + 1; /* argv[optind - 1] is "--report": the command's argv[0] */
+		sub_argv = argv + optind - 1;
+	} else if (optind < argc) {
 		cmd = find_command(argv[optind]);
 		if (!cmd) {
 			fprintf(stderr, "fleetdeck: no such command: %s (see fleetdeck --help)\n", argv[optind]);
@@ -141,6 +151,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	} else {
+		cmd = &cmd_summary;
 		sub_argc = 1;
 		sub_argv = deflt;
 	}

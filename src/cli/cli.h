@@ -46,6 +46,7 @@ void cli_print_json(const json_t *v);
 extern const struct command cmd_inventory;
 extern const struct command cmd_summary;
 extern const struct command cmd_history;
+extern const struct command cmd_report;
 extern const struct command cmd_rollout;
 
 #endif

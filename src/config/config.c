@@ -3,6 +3,7 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,216 @@ static bool scalar_bool(const char *s, bool *out)
 	return false;
 }
 
+static int scalar_number(struct parser *ps, const char *key, double lo, double hi, bool integer, double *out)
+{
+	size_t line = ps->ev.start_mark.line;
+	if (ps->ev.type != YAML_SCALAR_EVENT)
+		return fail(ps, line, "%s: expected a number", key);
+	const char *v = (const char *)ps->ev.data.scalar.value;
+	char *end;
+	errno = 0;
+	double x = strtod(v, &end);
+	if (!*v || *end || errno || !(x >= lo && x <= hi) || (integer && x != (double)(long long)x)) {
+		if (integer)
+			return fail(ps, line, "%s: expected a whole number from %.0f to %.0f, got '%s'", key, lo, hi, v);
+		return fail(ps, line, "%s: expected a number from %g to %g, got '%s'", key, lo, hi, v);
+	}
+	*out = x;
+	return 0;
+}
+
+static int expect_mapping(struct parser *ps, const char *key)
+{
+	if (ps->ev.type != YAML_MAPPING_START_EVENT)
+		return fail(ps, ps->ev.start_mark.line, "%s: expected a mapping of settings", key);
+	return 0;
+}
+
+/* Next key of the mapping under way: 1 and *key (caller frees), 0 at its end, -1 on error. */
+static int next_key(struct parser *ps, const char *within, char **key)
+{
+	if (next(ps))
+		return -1;
+	if (ps->ev.type == YAML_MAPPING_END_EVENT)
+		return 0;
+	if (ps->ev.type != YAML_SCALAR_EVENT)
+		return fail(ps, ps->ev.start_mark.line, "%s: expected a setting name", within);
+	*key = xstrdup((const char *)ps->ev.data.scalar.value);
+	if (next(ps)) {
+		free(*key);
+		return -1;
+	}
+	return 1;
+}
+
+static const struct {
+	const char *key;
+	double lo, hi;
+	bool integer;
+	double scale;    /* to the option's unit: seconds to ms */
+	size_t off;
+} poll_settings[] = {
+	{ "forks", 1, 100000, true, 1, offsetof(poller_opts, forks) },
+	{ "timeout", 0.001, 3600, false, 1000, offsetof(poller_opts, timeout_ms) },
+	{ "connect_timeout", 0.001, 3600, false, 1000, offsetof(poller_opts, connect_timeout_ms) },
+	{ "interval", 0.1, 86400, false, 1000, offsetof(poller_opts, interval_ms) },
+	{ "jitter", 0, 3600, false, 1000, offsetof(poller_opts, jitter_ms) },
+	{ "slow_every", 0, 1000000, true, 1, offsetof(poller_opts, slow_every) },
+	{ "retries", 0, 10, true, 1, offsetof(poller_opts, retries) },
+	{ "backoff_max", 0.001, 86400, false, 1000, offsetof(poller_opts, backoff_max_ms) },
+};
+
+static int read_poll(struct parser *ps, fd_config *cfg)
+{
+	if (expect_mapping(ps, "poll"))
+		return -1;
+	char *key;
+	int r;
+	while ((r = next_key(ps, "poll", &key)) == 1) {
+		size_t k = 0, n = sizeof poll_settings / sizeof *poll_settings;
+		while (k < n && strcmp(poll_settings[k].key, key))
+			k++;
+		double x;
+		char *full = xasprintf("poll.%s", key);
+		int rc = k == n ? fail(ps, ps->ev.start_mark.line, "unknown setting '%s'", full)
+				: scalar_number(ps, full, poll_settings[k].lo, poll_settings[k].hi, poll_settings[k].integer, &x);
+		free(full);
+		free(key);
+		if (rc)
+			return -1;
+		*(int *)((char *)&cfg->poll + poll_settings[k].off) = (int)(x * poll_settings[k].scale + 0.5);
+	}
+	return r;
+}
+
+static int read_gpu_limits(struct parser *ps, fd_config *cfg)
+{
+	if (expect_mapping(ps, "alerts.gpu_temp"))
+		return -1;
+	char *gpu;
+	int r;
+	while ((r = next_key(ps, "alerts.gpu_temp", &gpu)) == 1) {
+		size_t line = ps->ev.start_mark.line;
+		char *within = xasprintf("alerts.gpu_temp.%s", gpu);
+		double warn = 0, crit = 0;
+		int rc = expect_mapping(ps, within);
+		char *key;
+		while (!rc && (rc = next_key(ps, within, &key)) == 1) {
+			char *full = xasprintf("%s.%s", within, key);
+			if (!strcmp(key, "warning"))
+				rc = scalar_number(ps, full, -50, 200, false, &warn);
+			else if (!strcmp(key, "critical"))
+				rc = scalar_number(ps, full, -50, 200, false, &crit);
+			else
+				rc = fail(ps, ps->ev.start_mark.line, "unknown setting '%s' (warning or critical)", full);
+			free(full);
+			free(key);
+		}
+		double w, c;
+		fleet_rules_temp(&cfg->rules, NULL, &w, &c);
+		if (!rc && (warn ? warn : w) >= (crit ? crit : c))
+			rc = fail(ps, line, "%s: warning (%g) must be below critical (%g)", within, warn ? warn : w,
+				  crit ? crit : c);
+		if (!rc)
+			fleet_rules_set_gpu(&cfg->rules, gpu, warn, crit);
+		free(within);
+		free(gpu);
+		if (rc)
+			return -1;
+	}
+	return r;
+}
+
+static int read_expected(struct parser *ps, fd_config *cfg)
+{
+	if (ps->ev.type == YAML_SCALAR_EVENT && ps->ev.data.scalar.length) {
+		fleet_rules_set_expected(&cfg->rules, NULL, (const char *)ps->ev.data.scalar.value);
+		return 0;
+	}
+	if (ps->ev.type != YAML_MAPPING_START_EVENT)
+		return fail(ps, ps->ev.start_mark.line, "alerts.expected_version: expected a version, or a mapping of "
+							"model names to versions");
+	char *model;
+	int r;
+	while ((r = next_key(ps, "alerts.expected_version", &model)) == 1) {
+		int rc = 0;
+		if (ps->ev.type != YAML_SCALAR_EVENT || !ps->ev.data.scalar.length)
+			rc = fail(ps, ps->ev.start_mark.line, "alerts.expected_version.%s: expected a version", model);
+		else
+			fleet_rules_set_expected(&cfg->rules, model, (const char *)ps->ev.data.scalar.value);
+		free(model);
+		if (rc)
+			return -1;
+	}
+	return r;
+}
+
+static int read_disable(struct parser *ps, fd_config *cfg)
+{
+	bool list = ps->ev.type == YAML_SEQUENCE_START_EVENT;
+	if (!list && ps->ev.type != YAML_SCALAR_EVENT)
+		return fail(ps, ps->ev.start_mark.line, "alerts.disable: expected a rule name or a list of them");
+	for (;;) {
+		if (list && next(ps))
+			return -1;
+		if (list && ps->ev.type == YAML_SEQUENCE_END_EVENT)
+			return 0;
+		const char *v = ps->ev.type == YAML_SCALAR_EVENT ? (const char *)ps->ev.data.scalar.value : "";
+		int rule = fleet_rule_parse(v);
+		if (rule < 0) {
+			char names[256] = "";
+			for (int i = 0; i < FLEET_RULE_COUNT; i++)
+				snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+					 fleet_rule_name((fleet_rule)i));
+			return fail(ps, ps->ev.start_mark.line, "alerts.disable: unknown rule '%s' (rules: %s)", v, names);
+		}
+		cfg->rules.disabled[rule] = true;
+		if (!list)
+			return 0;
+	}
+}
+
+static int read_alerts(struct parser *ps, fd_config *cfg)
+{
+	if (expect_mapping(ps, "alerts"))
+		return -1;
+	char *key;
+	int r;
+	while ((r = next_key(ps, "alerts", &key)) == 1) {
+		size_t line = ps->ev.start_mark.line;
+		char *full = xasprintf("alerts.%s", key);
+		double x;
+		int rc;
+		if (!strcmp(key, "gpu_temp_warning") || !strcmp(key, "gpu_temp_critical")) {
+			rc = scalar_number(ps, full, -50, 200, false, &x);
+			if (!rc)
+				*(key[9] == 'w' ? &cfg->rules.temp_warn : &cfg->rules.temp_crit) = x;
+			if (!rc && cfg->rules.temp_warn >= cfg->rules.temp_crit)
+				rc = fail(ps, line, "%s: gpu_temp_warning (%g) must be below gpu_temp_critical (%g)", full,
+					  cfg->rules.temp_warn, cfg->rules.temp_crit);
+		} else if (!strcmp(key, "gpu_temp")) {
+			rc = read_gpu_limits(ps, cfg);
+		} else if (!strcmp(key, "expected_version")) {
+			rc = read_expected(ps, cfg);
+		} else if (!strcmp(key, "drift_ks")) {
+			rc = scalar_number(ps, full, 0.000001, 1, false, &cfg->rules.drift_ks);
+		} else if (!strcmp(key, "stale_after")) {
+			rc = scalar_number(ps, full, 0, 86400 * 365, false, &x);
+			if (!rc)
+				cfg->rules.stale_ms = (int64_t)(x * 1000 + 0.5);
+		} else if (!strcmp(key, "disable")) {
+			rc = read_disable(ps, cfg);
+		} else {
+			rc = fail(ps, line, "unknown setting '%s'", full);
+		}
+		free(full);
+		free(key);
+		if (rc)
+			return -1;
+	}
+	return r;
+}
+
 /* Reads the value of one key; the current event is its first event. */
 static int read_value(struct parser *ps, const char *key, fd_config *cfg)
 {
@@ -110,6 +321,10 @@ static int read_value(struct parser *ps, const char *key, fd_config *cfg)
 			     absolute_to(ps->path, (const char *)ps->ev.data.scalar.value));
 		}
 	}
+	if (strcmp(key, "poll") == 0)
+		return read_poll(ps, cfg);
+	if (strcmp(key, "alerts") == 0)
+		return read_alerts(ps, cfg);
 	if (ps->ev.type != YAML_SCALAR_EVENT)
 		return fail(ps, line, "%s: expected a single value", key);
 	const char *v = (const char *)ps->ev.data.scalar.value;
@@ -131,6 +346,8 @@ static int read_value(struct parser *ps, const char *key, fd_config *cfg)
 int config_load(const char *path, fd_config *cfg, char **err)
 {
 	memset(cfg, 0, sizeof *cfg);
+	poller_opts_default(&cfg->poll);
+	fleet_rules_default(&cfg->rules);
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		if (errno == ENOENT)
@@ -199,6 +416,7 @@ void config_free(fd_config *cfg)
 	config_strv_free(cfg->inventory, cfg->ninventory);
 	free(cfg->theme);
 	free(cfg->db);
+	fleet_rules_free(&cfg->rules);
 	memset(cfg, 0, sizeof *cfg);
 }
 

@@ -3,6 +3,9 @@
 #ifndef FLEETDECK_CONFIG_H
 #define FLEETDECK_CONFIG_H
 
+#include "fleet/fleet.h"
+#include "poll/poller.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -13,6 +16,13 @@ typedef struct fd_config {
 	bool read_only;    /* `read_only: true` */
 	char *theme;       /* `theme: NAME` */
 	char *db;          /* `db: PATH` */
+	poller_opts poll;  /* `poll:` forks, timeout, connect_timeout, interval, jitter,
+	                      slow_every, retries, backoff_max (times in seconds), over
+	                      poller_opts_default() */
+	fleet_rules rules; /* `alerts:` gpu_temp_warning, gpu_temp_critical, gpu_temp (per
+	                      gpu_type: {warning, critical}), expected_version (a version,
+	                      or model: version), drift_ks, stale_after (s), disable (rule
+	                      names), over fleet_rules_default() */
 } fd_config;
 
 /* $XDG_CONFIG_HOME/fleetdeck/config.yaml, or ~/.config/fleetdeck/config.yaml. Caller frees. */

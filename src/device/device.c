@@ -60,6 +60,22 @@ int dev_reason_parse(const char *name)
 	return -1;
 }
 
+bool dev_reason_unreachable(dev_reason r)
+{
+	switch (r) {
+	case DEV_REASON_REFUSED:
+	case DEV_REASON_TIMEOUT:
+	case DEV_REASON_DNS:
+	case DEV_REASON_AUTH:
+	case DEV_REASON_HOSTKEY:
+	case DEV_REASON_RESET:
+	case DEV_REASON_NETWORK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 void dev_status_clear(dev_status *st)
 {
 	free(st->status);

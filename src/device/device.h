@@ -40,7 +40,8 @@ typedef enum {
 	X(DEV_REASON_MALFORMED, "malformed", "malformed answer")                 \
 	X(DEV_REASON_OVERSIZED, "oversized", "answer too large")                 \
 	X(DEV_REASON_REPORTED, "reported", "the device reports it")              \
-	X(DEV_REASON_NOT_POLLED, "not_polled", "not polled recently")
+	X(DEV_REASON_NOT_POLLED, "not_polled", "not polled recently")            \
+	X(DEV_REASON_TRUNCATED, "truncated", "answer cut short")
 
 typedef enum {
 #define X(id, name, text) id,
@@ -115,6 +116,11 @@ void dev_sample_clear(dev_sample *s);
  * *err naming what is missing or mistyped (caller frees). Never trusts sizes:
  * strings longer than 256 bytes are refused. */
 int dev_status_from_json(dev_status *st, const json_t *j, char **err);
+
+/* Whether a failure says the device cannot be reached (refused, timeout, dns,
+ * auth, hostkey, reset, network) rather than that it answered wrongly (http,
+ * malformed, oversized, truncated, reported). */
+bool dev_reason_unreachable(dev_reason r);
 
 /* The state a reachable device's answer puts it in. */
 dev_state dev_state_from_status(const dev_status *st);

@@ -1,0 +1,551 @@
+/* cmd_report: `fleetdeck --report` / `fleetdeck report`: one poll cycle over the inventory, an ALERT block per alerting device, for cron. */
+#include "cli/cli.h"
+#include "fleet/fleet.h"
+#include "inventory/pattern.h"
+#include "poll/poller.h"
+#include "store/store.h"
+#include "util/strmap.h"
+#include "util/xalloc.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fleetdeck --report [-i INVENTORY]... [--limit PATTERN] [--forks N] [--timeout S]\n"
+		"                          [--connect-timeout S] [--format text|json] [--quiet]\n"
+		"                          [--db FILE | --no-history] [--gpu-temp-warn C] [--gpu-temp-crit C]\n"
+		"                          [--expected-version V]\n"
+		"       fleetdeck report ...  (the same)\n"
+		"\n"
+		"Polls every selected device once (GET /status and /health, in parallel), then prints\n"
+		"an ALERT block for each device an alert rule fires on, and a one-line summary.\n"
+		"\n"
+		"  -l, --limit PATTERN     only the hosts matching an Ansible host pattern (as\n"
+		"                          ansible --limit: groups, globs, ~regex, a:b, a:&b, a:!b, @file)\n"
+		"  -f, --forks N           devices polled at once (default 256)\n"
+		"  -T, --timeout S         seconds allowed for each request, retries included (default 5)\n"
+		"      --connect-timeout S seconds allowed for a connection (default 2)\n"
+		"      --retries N         quick retries of a failed connection (default 1)\n"
+		"      --format F          text (default) or json (stable keys, for scripts)\n"
+		"      --json              the same as --format json\n"
+		"  -q, --quiet             print nothing when nothing alerts (for `cron | mail`)\n"
+		"      --db FILE           record the cycle and its alerts in this history database\n"
+		"      --no-history        record nothing\n"
+		"      --gpu-temp-warn C   GPU temperature warning threshold (default 80)\n"
+		"      --gpu-temp-crit C   GPU temperature critical threshold (default 90)\n"
+		"      --expected-version V  the model version every device should run (default: each\n"
+		"                          model's most common version)\n"
+		"\n"
+		"Alert rules: unreachable, health (degraded or unhealthy, or a bad answer), gpu_temp,\n"
+		"version_skew, drift; thresholds also from `alerts:` in the settings file.\n"
+		"Exit status: 0 no alerts; 1 alerts; 2 could not run (usage, inventory, history).\n");
+}
+
+struct opts {
+	const char *limit;
+	const char *db;
+	bool no_history, quiet, json;
+	int forks, timeout_ms, connect_timeout_ms, retries;
+	double temp_warn, temp_crit;
+	const char *expected;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int parse_seconds(const char *opt, const char *s, int *ms)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno || !(v > 0 && v <= 3600)) {
+		fprintf(stderr, "fleetdeck report: %s: expected seconds from 0.001 to 3600, got '%s'\n", opt, s);
+		return -1;
+	}
+	*ms = (int)ceil(v * 1000);
+	return 0;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < lo || v > hi) {
+		fprintf(stderr, "fleetdeck report: %s: expected a whole number from %ld to %ld, got '%s'\n", opt, lo, hi, s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_temp(const char *opt, const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || *end || errno || !(v >= -50 && v <= 200)) {
+		fprintf(stderr, "fleetdeck report: %s: expected °C from -50 to 200, got '%s'\n", opt, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+enum { O_CONNECT = 256, O_RETRIES, O_FORMAT, O_JSON, O_DB, O_NO_HISTORY, O_WARN, O_CRIT, O_EXPECTED };
+
+static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
+{
+	static const struct option opts[] = {
+		CLI_OPT_INVENTORY,
+		{ "limit", required_argument, NULL, 'l' },
+		{ "forks", required_argument, NULL, 'f' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "connect-timeout", required_argument, NULL, O_CONNECT },
+		{ "retries", required_argument, NULL, O_RETRIES },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "db", required_argument, NULL, O_DB },
+		{ "no-history", no_argument, NULL, O_NO_HISTORY },
+		{ "gpu-temp-warn", required_argument, NULL, O_WARN },
+		{ "gpu-temp-crit", required_argument, NULL, O_CRIT },
+		{ "expected-version", required_argument, NULL, O_EXPECTED },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:l:f:T:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': cli_add_inventory(app, optarg); break;
+		case 'l': o->limit = optarg; break;
+		case 'f':
+			if (parse_int("--forks", optarg, 1, 100000, &o->forks))
+				return EXIT_USAGE;
+			break;
+		case 'T':
+			if (parse_seconds("--timeout", optarg, &o->timeout_ms))
+				return EXIT_USAGE;
+			break;
+		case O_CONNECT:
+			if (parse_seconds("--connect-timeout", optarg, &o->connect_timeout_ms))
+				return EXIT_USAGE;
+			break;
+		case O_RETRIES:
+			if (parse_int("--retries", optarg, 0, 10, &o->retries))
+				return EXIT_USAGE;
+			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				fprintf(stderr, "fleetdeck report: --format: expected text or json, got '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			o->json = !strcmp(optarg, "json");
+			break;
+		case O_JSON: o->json = true; break;
+		case 'q': o->quiet = true; break;
+		case O_DB: o->db = optarg; break;
+		case O_NO_HISTORY: o->no_history = true; break;
+		case O_WARN:
+			if (parse_temp("--gpu-temp-warn", optarg, &o->temp_warn))
+				return EXIT_USAGE;
+			break;
+		case O_CRIT:
+			if (parse_temp("--gpu-temp-crit", optarg, &o->temp_crit))
+				return EXIT_USAGE;
+			break;
+		case O_EXPECTED:
+			if (!*optarg) {
+				fprintf(stderr, "fleetdeck report: --expected-version: expected a version\n");
+				return EXIT_USAGE;
+			}
+			o->expected = optarg;
+			break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "fleetdeck report: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* Room for a connection per device: the soft descriptor limit up to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* Device text goes to terminals and mail: control characters become '?'. */
+static void put_clean(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+static json_t *iso_time(int64_t ms)
+{
+	if (!ms)
+		return json_null();
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[48], out[64];
+	if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm))
+		return json_null();
+	snprintf(out, sizeof out, "%s.%03dZ", buf, (int)(ms % 1000));
+	return json_string(out);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static bool fresh(const fleet_dev *d)
+{
+	return d->st.status && d->st_ms == d->ts_ms && d->ts_ms;
+}
+
+static json_t *device_json(const fleet_dev *d)
+{
+	bool fr = fresh(d);
+	json_t *o = json_object();
+	json_object_set_new(o, "host", json_string(d->host));
+	json_object_set_new(o, "factory", str_or_null(d->factory));
+	json_object_set_new(o, "state", json_string(dev_state_name(d->state)));
+	json_object_set_new(o, "reason", d->reason ? json_string(dev_reason_name(d->reason)) : json_null());
+	json_object_set_new(o, "detail", str_or_null(d->detail));
+	json_object_set_new(o, "status", str_or_null(fr ? d->st.status : NULL));
+	json_object_set_new(o, "model_name", str_or_null(fr ? d->st.model_name : NULL));
+	json_object_set_new(o, "model_version", str_or_null(fr ? d->st.model_version : NULL));
+	json_object_set_new(o, "gpu_type", str_or_null(d->gpu_type));
+	json_object_set_new(o, "gpu_temp", fr && (d->st.have & DEV_HAVE_GPU_TEMP) ? json_real(d->st.gpu_temp) : json_null());
+	json_object_set_new(o, "uptime_hours",
+			    fr && (d->st.have & DEV_HAVE_UPTIME) ? json_real(d->st.uptime_hours) : json_null());
+	json_object_set_new(o, "model_loaded",
+			    d->st.have & DEV_HAVE_MODEL_LOADED && fr ? json_boolean(d->st.model_loaded) : json_null());
+	json_object_set_new(o, "last_seen", iso_time(d->last_seen_ms));
+	json_object_set_new(o, "last_seen_ms", d->last_seen_ms ? json_integer(d->last_seen_ms) : json_null());
+	json_object_set_new(o, "polled_at", iso_time(d->ts_ms));
+	json_object_set_new(o, "rtt_ms", d->rtt_ms >= 0 ? json_real(round(d->rtt_ms * 1000) / 1000) : json_null());
+	json_object_set_new(o, "attempts", json_integer(d->fetch[POLL_EP_STATUS].attempts));
+	return o;
+}
+
+static void print_json(const fleet_snapshot *s, const poll_cycle_info *info, size_t skipped)
+{
+	json_t *root = json_object(), *devs = json_array(), *alerts = json_array(), *sum = json_object();
+	for (size_t i = 0; i < s->ndevs; i++)
+		json_array_append_new(devs, device_json(&s->devs[i]));
+	for (size_t i = 0; i < s->nalerts; i++) {
+		const fleet_alert *a = &s->alerts[i];
+		json_array_append_new(alerts, json_pack("{s:s, s:o, s:s, s:s, s:s}", "host", a->host, "factory",
+							str_or_null(s->devs[a->dev].factory), "severity",
+							fleet_severity_name(a->severity), "rule", fleet_rule_name(a->rule),
+							"message", a->message));
+	}
+	json_object_set_new(sum, "total", json_integer((json_int_t)s->ndevs));
+	for (int st = 0; st < DEV_STATE_COUNT; st++)
+		json_object_set_new(sum, dev_state_name((dev_state)st), json_integer((json_int_t)s->count[st]));
+	json_object_set_new(sum, "alerts", json_integer((json_int_t)s->nalerts));
+	json_object_set_new(sum, "critical", json_integer((json_int_t)s->ncritical));
+	json_object_set_new(sum, "warning", json_integer((json_int_t)s->nwarning));
+	json_object_set_new(sum, "skipped", json_integer((json_int_t)skipped));
+	json_object_set_new(sum, "duration_ms", json_real(round(info->duration_ms * 10) / 10));
+	json_object_set_new(sum, "requests", json_integer(info->requests));
+	json_object_set_new(sum, "connects", json_integer(info->connects));
+	json_object_set_new(root, "devices", devs);
+	json_object_set_new(root, "alerts", alerts);
+	json_object_set_new(root, "summary", sum);
+	cli_print_json(root);
+	json_decref(root);
+}
+
+static void print_status(const fleet_dev *d)
+{
+	if (d->state == DEV_UNREACHABLE || (d->state == DEV_UNHEALTHY && d->reason != DEV_REASON_REPORTED) ||
+	    !fresh(d)) {
+		for (const char *p = dev_state_name(d->state); *p; p++)
+			putchar(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+		if (d->reason) {
+			printf(" (%s", dev_reason_name(d->reason));
+			if (d->detail) {
+				fputs(": ", stdout);
+				put_clean(stdout, d->detail);
+			}
+			putchar(')');
+		}
+	} else {
+		put_clean(stdout, d->st.status);
+	}
+	putchar('\n');
+}
+
+static void print_text(const fleet_snapshot *s, const poll_cycle_info *info, size_t skipped)
+{
+	for (size_t i = 0; i < s->ndevs; i++) {
+		const fleet_dev *d = &s->devs[i];
+		size_t first = s->nalerts;
+		for (size_t k = 0; k < s->nalerts && first == s->nalerts; k++)
+			if (s->alerts[k].dev == i)
+				first = k;
+		if (first == s->nalerts)
+			continue;
+		bool fr = fresh(d);
+		fputs("ALERT: ", stdout);
+		put_clean(stdout, d->host);
+		fputs("\n  Factory:       ", stdout);
+		put_clean(stdout, d->factory ? d->factory : "-");
+		fputs("\n  Status:        ", stdout);
+		print_status(d);
+		fputs("  Model version: ", stdout);
+		put_clean(stdout, fr && d->st.model_version ? d->st.model_version : "unknown");
+		if (fr && (d->st.have & DEV_HAVE_GPU_TEMP))
+			printf("\n  GPU Temp:      %.1f °C\n", d->st.gpu_temp);
+		else
+			fputs("\n  GPU Temp:      N/A\n", stdout);
+		if (fr && (d->st.have & DEV_HAVE_UPTIME))
+			printf("  Uptime:        %.1f h\n", d->st.uptime_hours);
+		else
+			fputs("  Uptime:        N/A\n", stdout);
+		for (size_t k = first; k < s->nalerts && s->alerts[k].dev == i; k++) {
+			printf("  Alert:         %s %s: ", fleet_severity_name(s->alerts[k].severity),
+			       fleet_rule_name(s->alerts[k].rule));
+			put_clean(stdout, s->alerts[k].message);
+			putchar('\n');
+		}
+		putchar('\n');
+	}
+	printf("fleetdeck report: %zu devices: %zu healthy, %zu degraded, %zu unhealthy, %zu unreachable", s->ndevs,
+	       s->count[DEV_HEALTHY], s->count[DEV_DEGRADED], s->count[DEV_UNHEALTHY], s->count[DEV_UNREACHABLE]);
+	if (s->count[DEV_STALE])
+		printf(", %zu stale", s->count[DEV_STALE]);
+	if (skipped)
+		printf(", %zu not polled (inventory errors)", skipped);
+	printf("; %zu alerts (%zu critical, %zu warning); %.2f s\n", s->nalerts, s->ncritical, s->nwarning,
+	       info->duration_ms / 1000.0);
+}
+
+static char *db_path(struct app *app, const struct opts *o)
+{
+	if (o->db)
+		return xstrdup(o->db);
+	if (app->db_path)
+		return xstrdup(app->db_path);
+	return app->cfg.db ? xstrdup(app->cfg.db) : store_default_path();
+}
+
+/* The cycle, its samples and its alerts into the history; alerts of these
+ * devices that no longer fire are resolved. */
+static int record(const char *path, const fleet_snapshot *s, const poll_cycle_info *info, char **err)
+{
+	store *st = store_open(path, err);
+	if (!st)
+		return -1;
+	int rc = store_cycle_begin(st, info->start_ms, "report", err);
+	for (size_t i = 0; i < s->ndevs && !rc; i++) {
+		const fleet_dev *d = &s->devs[i];
+		if (!d->ts_ms)
+			continue;
+		dev_sample smp = {
+			.host = d->host,
+			.factory = d->factory,
+			.ts_ms = d->ts_ms,
+			.last_seen_ms = d->last_seen_ms,
+			.state = d->state,
+			.reason = d->reason,
+			.detail = d->detail,
+			.rtt_ms = d->rtt_ms,
+		};
+		if (fresh(d))
+			smp.st = d->st; /* borrowed: store_cycle_sample copies */
+		rc = store_cycle_sample(st, &smp, err);
+	}
+	if (!rc)
+		rc = store_cycle_end(st, info->end_ms, err);
+	else
+		store_cycle_abort(st);
+	for (size_t i = 0; i < s->nalerts && !rc; i++) {
+		const fleet_alert *a = &s->alerts[i];
+		if (store_alert_fire(st, a->host, fleet_rule_name(a->rule), fleet_severity_name(a->severity), a->message,
+				     info->end_ms, err) < 0)
+			rc = -1;
+	}
+	store_alert *act = NULL;
+	size_t nact = 0;
+	if (!rc && store_alerts_active(st, NULL, &act, &nact, err))
+		rc = -1;
+	strmap *firing = strmap_new(), *mine = strmap_new();
+	char **keys = xcalloc(s->nalerts + 1, sizeof *keys);
+	for (size_t i = 0; i < s->nalerts; i++) {
+		keys[i] = xasprintf("%s\n%s", s->alerts[i].host, fleet_rule_name(s->alerts[i].rule));
+		strmap_put(firing, keys[i], keys[i]);
+	}
+	for (size_t i = 0; i < s->ndevs; i++)
+		strmap_put(mine, s->devs[i].host, s->devs[i].host);
+	for (size_t i = 0; i < nact && !rc; i++) {
+		if (!strmap_get(mine, act[i].host) || fleet_rule_parse(act[i].rule) < 0)
+			continue; /* another device, or another tool's alert */
+		char *k = xasprintf("%s\n%s", act[i].host, act[i].rule);
+		if (!strmap_get(firing, k) && store_alert_resolve(st, act[i].host, act[i].rule, info->end_ms, err) < 0)
+			rc = -1;
+		free(k);
+	}
+	for (size_t i = 0; i < s->nalerts; i++)
+		free(keys[i]);
+	free(keys);
+	strmap_free(firing);
+	strmap_free(mine);
+	store_alerts_free(act, nact);
+	if (!rc && store_maintain(st, info->end_ms, err) < 0)
+		rc = -1;
+	store_close(st);
+	return rc;
+}
+
+static int run(struct app *app, int argc, char **argv)
+{
+	struct opts o = { .retries = -1 };
+	int prc = parse_args(app, argc, argv, &o);
+	if (prc >= 0)
+		return prc;
+	inventory *inv = cli_load_inventory(app);
+	if (!inv)
+		return EXIT_USAGE;
+	char *err = NULL;
+	inv_host **hosts = NULL;
+	size_t nhosts = 0;
+	if (inv_pattern_limit(inv, "all", o.limit, &hosts, &nhosts, &err)) {
+		fprintf(stderr, "fleetdeck report: %s\n", err);
+		free(err);
+		inv_free(inv);
+		return EXIT_USAGE;
+	}
+	cli_print_warnings(inv);
+	if (!nhosts) {
+		fprintf(stderr, "fleetdeck report: no devices selected%s%s\n", o.limit ? " by --limit " : "",
+			o.limit ? o.limit : "");
+		free(hosts);
+		inv_free(inv);
+		return EXIT_USAGE;
+	}
+
+	poller_opts po = app->cfg.poll;
+	if (o.forks)
+		po.forks = o.forks;
+	if (o.timeout_ms)
+		po.timeout_ms = o.timeout_ms;
+	if (o.connect_timeout_ms)
+		po.connect_timeout_ms = o.connect_timeout_ms;
+	if (o.retries >= 0)
+		po.retries = o.retries;
+	po.jitter_ms = 0; /* one cycle, as fast as the network allows */
+	po.slow_every = 0; /* the report needs neither /metrics nor /drift yet */
+	fleet_rules rules = { 0 };
+	fleet_rules_copy(&rules, &app->cfg.rules);
+	rules.stale_ms = 0;
+	if (o.temp_warn)
+		rules.temp_warn = o.temp_warn;
+	if (o.temp_crit)
+		rules.temp_crit = o.temp_crit;
+	if (o.expected)
+		fleet_rules_set_expected(&rules, NULL, o.expected);
+	int rc = EXIT_USAGE;
+	if (rules.temp_warn >= rules.temp_crit) {
+		fprintf(stderr, "fleetdeck report: the GPU temperature warning (%g) must be below the critical (%g)\n",
+			rules.temp_warn, rules.temp_crit);
+		fleet_rules_free(&rules);
+		free(hosts);
+		inv_free(inv);
+		return EXIT_USAGE;
+	}
+
+	raise_fd_limit();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	poller *p = poller_new(&po, &err);
+	fleet *fl = fleet_new(&rules);
+	fleet_snapshot *snap = NULL;
+	size_t skipped = 0;
+	if (!p)
+		goto out;
+	for (size_t i = 0; i < nhosts; i++) {
+		json_t *vars = inv_host_vars(inv, hosts[i]);
+		poll_target t;
+		char *e2 = NULL;
+		if (poll_target_from_vars(hosts[i]->name, vars, &t, &e2) || poller_add(p, &t, &e2) < 0) {
+			fprintf(stderr, "fleetdeck report: %s: %s (not polled)\n", hosts[i]->name, e2);
+			free(e2);
+			skipped++;
+		} else {
+			fleet_add(fl, hosts[i]->name, fleet_factory_of(inv, hosts[i], vars),
+				  json_string_value(json_object_get(vars, "gpu_type")));
+		}
+		json_decref(vars);
+	}
+	const poll_result *res;
+	size_t n;
+	poll_cycle_info info;
+	if (poller_cycle(p, &res, &n, &info, &err)) {
+		if (!err)
+			err = xstrdup("interrupted");
+		goto out;
+	}
+	fleet_apply(fl, res, n);
+	snap = fleet_snapshot_take(fl, now_ms());
+	rc = snap->nalerts ? EXIT_FINDINGS : EXIT_OK;
+	if (o.json)
+		print_json(snap, &info, skipped);
+	else if (snap->nalerts || !o.quiet)
+		print_text(snap, &info, skipped);
+	fflush(stdout);
+	if (!o.no_history) {
+		char *path = db_path(app, &o);
+		if (record(path, snap, &info, &err)) {
+			fprintf(stderr, "fleetdeck report: history: %s\n", err);
+			free(err);
+			err = NULL;
+			rc = EXIT_USAGE;
+		}
+		free(path);
+	}
+out:
+	if (err) {
+		fprintf(stderr, "fleetdeck report: %s\n", err);
+		free(err);
+	}
+	fleet_snapshot_free(snap);
+	fleet_free(fl);
+	poller_free(p);
+	curl_global_cleanup();
+	fleet_rules_free(&rules);
+	free(hosts);
+	inv_free(inv);
+	return rc;
+}
+
+const struct command cmd_report = {
+	.name = "report",
+	.summary = "poll every device once and print its alerts (for cron; also --report)",
+	.run = run,
+	.usage = usage,
+};

@@ -1,0 +1,505 @@
+/* http: GETs to many devices at once on one libcurl multi handle, whose connection cache keeps them alive between cycles. */
+#include "poll/http.h"
+#include "util/xalloc.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct req {
+	struct req *next;
+	char *url;
+	char *host;
+	int port;
+	int timeout_ms;
+	http_dial_fn dial;
+	void *dial_ctx;
+	void *tag;
+	struct curl_slist *connect_to; /* dialed requests: skip resolving the name here */
+};
+
+/* One transfer slot. The easy handles live as long as the client and are reused
+ * for transfer after transfer; connections live in the multi handle's cache, so
+ * a device's next request finds its connection whichever slot carries it. */
+struct slot {
+	CURL *easy;
+	httpc *c;
+	struct req *rq;       /* the transfer under way, NULL when free */
+	char *buf;
+	size_t len, cap;
+	bool oversized;
+	bool dialed;          /* the socket came from rq->dial */
+	dev_reason dial_reason;
+	char *dial_err;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct httpc {
+	http_opts o;
+	CURLM *multi;
+	struct slot *slots;
+	size_t nslots;        /* max_parallel, created lazily */
+	size_t *free_slots;   /* stack of free slot indexes */
+	size_t nfree, ncreated;
+	struct req *qhead, *qtail;
+	size_t queued, running;
+	http_result *done;    /* ring of finished transfers */
+	size_t done_head, ndone, done_cap;
+	long requests, connects, failures;
+};
+
+dev_reason http_classify(CURLcode code, long os_errno, long status, bool oversized)
+{
+	if (oversized || code == CURLE_FILESIZE_EXCEEDED)
+		return DEV_REASON_OVERSIZED;
+	switch (code) {
+	case CURLE_OK:
+		return status >= 200 && status < 300 ? DEV_REASON_NONE : DEV_REASON_HTTP;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return DEV_REASON_DNS;
+	case CURLE_COULDNT_CONNECT:
+		if (os_errno == ECONNREFUSED)
+			return DEV_REASON_REFUSED;
+		if (os_errno == ETIMEDOUT)
+			return DEV_REASON_TIMEOUT;
+		if (os_errno == ECONNRESET)
+			return DEV_REASON_RESET;
+		return DEV_REASON_NETWORK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return DEV_REASON_TIMEOUT;
+	case CURLE_PARTIAL_FILE:
+		return DEV_REASON_TRUNCATED;
+	case CURLE_GOT_NOTHING: /* closed before any answer */
+		return DEV_REASON_RESET;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		return os_errno == ECONNRESET || os_errno == EPIPE || os_errno == 0 ? DEV_REASON_RESET
+										  : DEV_REASON_NETWORK;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_BAD_CONTENT_ENCODING:
+	case CURLE_HTTP2:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return DEV_REASON_MALFORMED;
+	default:
+		return DEV_REASON_NETWORK;
+	}
+}
+
+static void req_free(struct req *r)
+{
+	if (!r)
+		return;
+	free(r->url);
+	free(r->host);
+	curl_slist_free_all(r->connect_to);
+	free(r);
+}
+
+httpc *httpc_new(const http_opts *o, char **err)
+{
+	httpc *c = xcalloc(1, sizeof *c);
+	if (o)
+		c->o = *o;
+	if (c->o.max_parallel <= 0)
+		c->o.max_parallel = 256;
+	if (c->o.connect_timeout_ms <= 0)
+		c->o.connect_timeout_ms = 2000;
+	if (c->o.timeout_ms <= 0)
+		c->o.timeout_ms = 5000;
+	if (c->o.max_body == 0)
+		c->o.max_body = (size_t)1 << 20;
+	if (c->o.max_connects <= 0)
+		c->o.max_connects = 4L * c->o.max_parallel;
+	c->multi = curl_multi_init();
+	if (!c->multi) {
+		*err = xstrdup("cannot set up libcurl (curl_multi_init failed)");
+		free(c);
+		return NULL;
+	}
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->o.max_connects);
+	c->nslots = (size_t)c->o.max_parallel;
+	c->slots = xcalloc(c->nslots, sizeof *c->slots);
+	c->free_slots = xcalloc(c->nslots, sizeof *c->free_slots);
+	return c;
+}
+
+static void result_clear_one(http_result *r)
+{
+	free(r->body);
+	free(r->error);
+	memset(r, 0, sizeof *r);
+}
+
+void http_result_clear(http_result *r)
+{
+	if (r)
+		result_clear_one(r);
+}
+
+void httpc_free(httpc *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->ncreated; i++) {
+		struct slot *s = &c->slots[i];
+		if (s->rq) {
+			curl_multi_remove_handle(c->multi, s->easy);
+			req_free(s->rq);
+		}
+		free(s->buf);
+		free(s->dial_err);
+		curl_easy_cleanup(s->easy);
+	}
+	curl_multi_cleanup(c->multi);
+	while (c->qhead) {
+		struct req *n = c->qhead->next;
+		req_free(c->qhead);
+		c->qhead = n;
+	}
+	for (size_t i = 0; i < c->ndone; i++)
+		result_clear_one(&c->done[(c->done_head + i) % c->done_cap]);
+	free(c->done);
+	free(c->slots);
+	free(c->free_slots);
+	free(c);
+}
+
+/* Addresses and names as inventories hold them; anything that could change the
+ * URL's meaning (/, @, ?, #, spaces, controls) is refused. */
+static bool host_ok(const char *h)
+{
+	if (!*h || strlen(h) > 253)
+		return false;
+	for (const char *p = h; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+		      ch == '-' || ch == '_' || ch == ':' || ch == '%'))
+			return false;
+	}
+	return true;
+}
+
+static bool path_ok(const char *p)
+{
+	if (p[0] != '/' || strlen(p) > 1024)
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '#' || (unsigned char)*p >= 0x7f)
+			return false;
+	return true;
+}
+
+int httpc_submit(httpc *c, const http_request *rq, char **err)
+{
+	if (!rq->host || !host_ok(rq->host)) {
+		*err = xasprintf("'%s' is not a host name or address", rq->host ? rq->host : "");
+		return -1;
+	}
+	if (rq->port < 1 || rq->port > 65535) {
+		*err = xasprintf("%d is not a port", rq->port);
+		return -1;
+	}
+	if (!rq->path || !path_ok(rq->path)) {
+		*err = xasprintf("'%s' is not a URL path", rq->path ? rq->path : "");
+		return -1;
+	}
+	struct req *r = xcalloc(1, sizeof *r);
+	bool v6 = strchr(rq->host, ':') != NULL;
+	r->url = xasprintf("http://%s%s%s:%d%s", v6 ? "[" : "", rq->host, v6 ? "]" : "", rq->port, rq->path);
+	r->host = xstrdup(rq->host);
+	r->port = rq->port;
+	r->timeout_ms = rq->timeout_ms > 0 ? rq->timeout_ms : c->o.timeout_ms;
+	r->dial = rq->dial;
+	r->dial_ctx = rq->dial_ctx;
+	r->tag = rq->tag;
+	if (r->dial) {
+		/* the name may only resolve on the far side of the tunnel: give curl an
+		 * address it need not look up; the socket comes from the dialer anyway */
+		char *ct = xasprintf("%s%s%s:%d:127.0.0.1:%d", v6 ? "[" : "", rq->host, v6 ? "]" : "", rq->port,
+				     rq->port);
+		r->connect_to = curl_slist_append(NULL, ct);
+		free(ct);
+	}
+	if (c->qtail)
+		c->qtail->next = r;
+	else
+		c->qhead = r;
+	c->qtail = r;
+	c->queued++;
+	return 0;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+	struct slot *s = ud;
+	size_t len = size * n;
+	if (len > s->c->o.max_body - s->len) {
+		s->oversized = true;
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	if (s->len + len + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 4096;
+		while (cap < s->len + len + 1)
+			cap *= 2;
+		s->buf = xrealloc(s->buf, cap);
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, p, len);
+	s->len += len;
+	return len;
+}
+
+static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct slot *s = ud;
+	(void)purpose;
+	if (s->rq && s->rq->dial) {
+		char *err = NULL;
+		dev_reason reason = DEV_REASON_NETWORK;
+		int fd = s->rq->dial(s->rq->dial_ctx, s->rq->host, s->rq->port, s->c->o.connect_timeout_ms, &reason,
+				     &err);
+		if (fd < 0) {
+			s->dial_reason = reason;
+			free(s->dial_err);
+			s->dial_err = err ? err : xstrdup("could not open a tunnel");
+			return CURL_SOCKET_BAD;
+		}
+		free(err);
+		s->dialed = true;
+		return fd;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static int sock_opt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+	struct slot *s = ud;
+	(void)fd, (void)purpose;
+	return s->dialed ? CURL_SOCKOPT_ALREADY_CONNECTED : CURL_SOCKOPT_OK;
+}
+
+static struct slot *take_slot(httpc *c)
+{
+	if (c->nfree)
+		return &c->slots[c->free_slots[--c->nfree]];
+	if (c->ncreated == c->nslots)
+		return NULL;
+	struct slot *s = &c->slots[c->ncreated];
+	s->easy = curl_easy_init();
+	if (!s->easy)
+		return NULL;
+	s->c = c;
+	c->ncreated++;
+	CURL *e = s->easy;
+	curl_easy_setopt(e, CURLOPT_PRIVATE, s);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
+	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, sock_opt);
+	curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, s);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* device traffic goes straight to the device, whatever http_proxy says */
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "fleetdeck/" FLEETDECK_VERSION);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->o.max_body);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	return s;
+}
+
+static void push_done(httpc *c, http_result *r)
+{
+	if (c->ndone == c->done_cap) {
+		size_t cap = c->done_cap ? c->done_cap * 2 : 64;
+		http_result *d = xcalloc(cap, sizeof *d);
+		for (size_t i = 0; i < c->ndone; i++)
+			d[i] = c->done[(c->done_head + i) % c->done_cap];
+		free(c->done);
+		c->done = d;
+		c->done_cap = cap;
+		c->done_head = 0;
+	}
+	c->done[(c->done_head + c->ndone) % c->done_cap] = *r;
+	c->ndone++;
+}
+
+static void start_queued(httpc *c)
+{
+	while (c->qhead) {
+		struct slot *s = take_slot(c);
+		if (!s)
+			return;
+		struct req *r = c->qhead;
+		c->qhead = r->next;
+		if (!c->qhead)
+			c->qtail = NULL;
+		c->queued--;
+		r->next = NULL;
+		s->rq = r;
+		s->len = 0;
+		s->oversized = false;
+		s->dialed = false;
+		s->dial_reason = DEV_REASON_NONE;
+		free(s->dial_err);
+		s->dial_err = NULL;
+		s->errbuf[0] = '\0';
+		curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
+		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+		curl_easy_setopt(s->easy, CURLOPT_CONNECT_TO, r->connect_to);
+		if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
+			http_result res = { .tag = r->tag, .reason = DEV_REASON_NETWORK,
+					    .error = xstrdup("libcurl refused the transfer") };
+			push_done(c, &res);
+			c->failures++;
+			s->rq = NULL;
+			req_free(r);
+			c->free_slots[c->nfree++] = (size_t)(s - c->slots);
+			continue;
+		}
+		c->running++;
+		c->requests++;
+	}
+}
+
+static void finish(httpc *c, struct slot *s, CURLcode code)
+{
+	struct req *r = s->rq;
+	http_result res = { .tag = r->tag };
+	long status = 0, oserr = 0, nconn = 0;
+	curl_off_t total_us = 0;
+	curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(s->easy, CURLINFO_OS_ERRNO, &oserr);
+	curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &nconn);
+	curl_easy_getinfo(s->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+	res.status = status;
+	res.rtt_ms = (double)total_us / 1000.0;
+	res.new_connects = nconn;
+	c->connects += nconn;
+	if (s->dial_err) {
+		res.reason = s->dial_reason ? s->dial_reason : DEV_REASON_NETWORK;
+		res.error = s->dial_err;
+		s->dial_err = NULL;
+	} else {
+		res.reason = http_classify(code, oserr, status, s->oversized);
+		if (res.reason == DEV_REASON_OVERSIZED)
+			res.error = xasprintf("answer larger than %zu bytes", c->o.max_body);
+		else if (res.reason == DEV_REASON_HTTP)
+			res.error = xasprintf("HTTP %ld", status);
+		else if (res.reason != DEV_REASON_NONE)
+			res.error = xstrdup(s->errbuf[0] ? s->errbuf : curl_easy_strerror(code));
+	}
+	if (res.reason != DEV_REASON_OVERSIZED && s->len) {
+		res.body = xmalloc(s->len + 1);
+		memcpy(res.body, s->buf, s->len);
+		res.body[s->len] = '\0';
+		res.body_len = s->len;
+	}
+	if (res.reason != DEV_REASON_NONE)
+		c->failures++;
+	/* a large answer's buffer is not kept for the next transfer */
+	if (s->cap > 65536) {
+		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+	}
+	s->len = 0;
+	push_done(c, &res);
+	curl_multi_remove_handle(c->multi, s->easy);
+	s->rq = NULL;
+	req_free(r);
+	c->running--;
+	c->free_slots[c->nfree++] = (size_t)(s - c->slots);
+}
+
+static void harvest(httpc *c)
+{
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(c->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct slot *s = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+		if (s && s->rq)
+			finish(c, s, m->data.result);
+	}
+}
+
+static int perform(httpc *c, char **err)
+{
+	int running;
+	CURLMcode mc = curl_multi_perform(c->multi, &running);
+	if (mc != CURLM_OK) {
+		*err = xasprintf("libcurl: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	harvest(c);
+	return 0;
+}
+
+int httpc_wait(httpc *c, int timeout_ms, struct curl_waitfd *extra, unsigned nextra, char **err)
+{
+	start_queued(c);
+	if (perform(c, err))
+		return -1;
+	if (c->ndone)
+		return 0;
+	CURLMcode mc = curl_multi_poll(c->multi, extra, nextra, timeout_ms < 0 ? 0 : timeout_ms, NULL);
+	if (mc != CURLM_OK) {
+		*err = xasprintf("libcurl: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	if (perform(c, err))
+		return -1;
+	/* slots freed: start the next ones now rather than after another wait */
+	if (c->qhead && c->nfree) {
+		start_queued(c);
+		return perform(c, err);
+	}
+	return 0;
+}
+
+int httpc_next(httpc *c, http_result *r)
+{
+	if (!c->ndone)
+		return 0;
+	*r = c->done[c->done_head];
+	c->done_head = (c->done_head + 1) % c->done_cap;
+	c->ndone--;
+	return 1;
+}
+
+void httpc_wakeup(httpc *c)
+{
+	curl_multi_wakeup(c->multi);
+}
+
+size_t httpc_pending(const httpc *c)
+{
+	return c->queued + c->running + c->ndone;
+}
+
+void httpc_set_max_connects(httpc *c, long n)
+{
+	if (n > 0) {
+		c->o.max_connects = n;
+		curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n);
+	}
+}
+
+void httpc_get_stats(const httpc *c, httpc_stats *s)
+{
+	s->requests = c->requests;
+	s->connects = c->connects;
+	s->failures = c->failures;
+	s->queued = c->queued;
+	s->running = c->running;
+}

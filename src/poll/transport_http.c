@@ -1,0 +1,63 @@
+/* transport_http: the agent API over HTTP, as a poller transport (the default one). */
+#include "poll/transport.h"
+
+static void *http_open(const transport_env *env, char **err)
+{
+	(void)err;
+	return env->http; /* the poller's client is all the state this transport needs */
+}
+
+static void http_close(void *t)
+{
+	(void)t; /* the poller owns the client */
+}
+
+static int http_start(void *t, const transport_env *env, const transport_target *tg, poll_ep ep, int timeout_ms,
+		      void *tag, char **err)
+{
+	(void)t;
+	http_request rq = {
+		.host = tg->address,
+		.port = ep == POLL_EP_METRICS ? tg->metrics_port : tg->agent_port,
+		.path = poll_ep_path(ep),
+		.timeout_ms = timeout_ms,
+		.dial = tg->dial,
+		.dial_ctx = tg->dial_ctx,
+		.tag = tag,
+	};
+	return httpc_submit(env->http, &rq, err);
+}
+
+static int http_wake_fd(void *t)
+{
+	(void)t;
+	return -1;
+}
+
+static int http_next(void *t, const transport_env *env, transport_result *r)
+{
+	(void)t;
+	http_result h;
+	if (!httpc_next(env->http, &h))
+		return 0;
+	*r = (transport_result){
+		.tag = h.tag,
+		.reason = h.reason,
+		.http_status = h.status,
+		.body = h.body,
+		.body_len = h.body_len,
+		.error = h.error,
+		.rtt_ms = h.rtt_ms,
+		.new_connects = h.new_connects,
+	};
+	return 1;
+}
+
+const struct transport_ops transport_http = {
+	.name = "http",
+	.open = http_open,
+	.close = http_close,
+	.start = http_start,
+	.wake_fd = http_wake_fd,
+	.next = http_next,
+};
