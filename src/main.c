@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int run_version(struct app *app, int argc, char **argv);
 static int run_help(struct app *app, int argc, char **argv);
@@ -20,6 +21,7 @@ static const struct command cmd_help = {
 /* Every subcommand, in the order --help lists them. Adding one is one file in
  * src/cli/ and one line here. */
 static const struct command *const commands[] = {
+	&cmd_console,
 	&cmd_summary,
 	&cmd_inventory,
 	&cmd_history,
@@ -107,6 +109,7 @@ int main(int argc, char **argv)
 	int c, rc;
 	const struct command *cmd = NULL;
 	/* '+': stop at the first non-option, the subcommand */
+	opterr = 0; /* unknown long options are the console's: it reports them */
 	while (!cmd && (c = getopt_long(argc, argv, "+i:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'R': /* --report: the report command; the rest of the line is its own */
@@ -131,6 +134,12 @@ int main(int argc, char **argv)
 			rc = run_version(&app, 0, NULL);
 			goto out;
 		default:
+			/* a long option main does not know is the console's (fleetdeck --demo) */
+			if (optind > 1 && strncmp(argv[optind - 1], "--", 2) == 0 && argv[optind - 1][2]) {
+				cmd = &cmd_console;
+				optind--;
+				break;
+			}
 			usage_main(stderr);
 			rc = EXIT_USAGE;
 			goto out;
@@ -140,7 +149,15 @@ int main(int argc, char **argv)
 	int sub_argc = argc - optind;
 	char **sub_argv = argv + optind;
 	char *deflt[] = { (char *)"summary", NULL };
-	if (cmd) {
+	char **console_argv = NULL;
+	if (cmd == &cmd_console) {
+		/* the console's own argv: its name, then the rest of the line */
+		sub_argc = argc - optind + 1;
+		console_argv = xcalloc((size_t)sub_argc + 1, sizeof *console_argv);
+		console_argv[0] = (char *)"console";
+		memcpy(console_argv + 1, argv + optind, (size_t)(argc - optind) * sizeof *argv);
+		sub_argv = console_argv;
+	} else if (cmd) {
 		sub_argc = argc - optind + 1; /* argv[optind - 1] is "--report": the command's argv[0] */
 		sub_argv = argv + optind - 1;
 	} else if (optind < argc) {
@@ -151,11 +168,16 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		cmd = &cmd_summary;
+		/* no command: the console on a terminal, the fleet summary for scripts */
+		bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+		cmd = tty ? &cmd_console : &cmd_summary;
+		deflt[0] = (char *)(tty ? "console" : "summary");
 		sub_argc = 1;
 		sub_argv = deflt;
 	}
+	opterr = 1;
 	rc = cmd->run(&app, sub_argc, sub_argv);
+	free(console_argv);
 out:
 	for (size_t i = 0; i < app.ninv_args; i++)
 		free(app.inv_args[i]);

@@ -48,5 +48,6 @@ extern const struct command cmd_summary;
 extern const struct command cmd_history;
 extern const struct command cmd_report;
 extern const struct command cmd_rollout;
+extern const struct command cmd_console; /* ui/cmd_console.c */
 
 #endif

@@ -1,0 +1,87 @@
+/* monitor: the console's engine, with no ncurses in it: the selected devices of
+ * an inventory polled cycle after cycle on a thread of their own, each cycle
+ * applied to the fleet model and written to the history, and what changed kept
+ * as events (state changes, alerts firing and resolving) and as a command log
+ * (every request sent and its outcome). The UI thread reads snapshots and logs
+ * and is woken through monitor_wake_fd(); it never waits for a device or the
+ * disk. */
+#ifndef FLEETDECK_MONITOR_H
+#define FLEETDECK_MONITOR_H
+
+#include "fleet/fleet.h"
+#include "inventory/inventory.h"
+#include "poll/poller.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct monitor monitor;
+
+typedef struct monitor_opts {
+	poller_opts poll;      /* interval, forks, timeouts ... */
+	const fleet_rules *rules;
+	const char *limit;     /* Ansible pattern, as --limit; NULL: all */
+	const char *db_path;   /* history; NULL: none kept */
+	const char *who;       /* history's name for this writer: "console" */
+} monitor_opts;
+
+/* Builds the poller and the model from the inventory (which must outlive the
+ * monitor). Devices whose variables cannot be polled (a bad port, an unknown
+ * transport) are kept in the model as unreachable and listed by
+ * monitor_warnings(). NULL with *err for a bad limit, no device selected, or a
+ * history that cannot be opened. Polling starts with monitor_start(). */
+monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err);
+/* Stops the thread (waits for the cycle under way to give up) and frees. Accepts NULL. */
+void monitor_free(monitor *m);
+int monitor_start(monitor *m, char **err);
+
+size_t monitor_warning_count(const monitor *m);
+const char *monitor_warning(const monitor *m, size_t i);
+
+/* Readable after each cycle; monitor_ack() empties it. */
+int monitor_wake_fd(const monitor *m);
+void monitor_ack(monitor *m);
+/* Start a cycle now (also polls devices that are backing off). */
+void monitor_poll_now(monitor *m);
+
+fleet_snapshot *monitor_snapshot(monitor *m, int64_t now_ms);
+/* The last cycle's figures, false before the first one ended. */
+bool monitor_last_cycle(monitor *m, poll_cycle_info *info);
+/* A non-NULL message while the polling thread has failed (owned; caller frees). */
+char *monitor_error(monitor *m);
+
+/* The inventory's variables of host as --host shows them (new reference), or NULL. */
+json_t *monitor_host_vars(monitor *m, const char *host);
+
+typedef enum { MON_EV_STATE, MON_EV_ALERT, MON_EV_RESOLVED } monitor_ev_kind;
+
+typedef struct monitor_event {
+	int64_t ts_ms;
+	monitor_ev_kind kind;
+	char *host;            /* owned */
+	dev_state from, to;    /* MON_EV_STATE */
+	dev_reason reason;
+	fleet_rule rule;       /* alerts */
+	fleet_severity severity;
+	char *text;            /* owned: for people, one line */
+} monitor_event;
+
+/* The newest events first, at most max of them (and only those of host, if
+ * not NULL). Caller frees with monitor_events_free. */
+size_t monitor_events(monitor *m, const char *host, size_t max, monitor_event **out);
+void monitor_events_free(monitor_event *ev, size_t n);
+
+/* One line of the command log: what was sent and what came back, newest first,
+ * formatted ("12:00:01 GET http://127.0.1.2:8080/status 200 3.1 ms"). Caller
+ * frees each string and the array. */
+size_t monitor_cmdlog(monitor *m, const char *host, size_t max, char ***lines);
+
+/* Totals: cycles run, events and commands logged since the start. */
+typedef struct monitor_stats {
+	uint64_t cycles, events, commands;
+	uint64_t history_errors;
+} monitor_stats;
+void monitor_get_stats(monitor *m, monitor_stats *s);
+
+#endif

@@ -1,0 +1,94 @@
+/* app: the console's state, shared by the loop (app.c) and the views
+ * (view_*.c). Internal to ui/. */
+#ifndef FLEETDECK_UI_APP_H
+#define FLEETDECK_UI_APP_H
+
+#include "console.h"
+#include "draw.h"
+#include "glyphs.h"
+#include "layout.h"
+#include "model.h"
+#include "theme.h"
+
+#include <curses.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What an action changed; the loop acts on it (htop's HandlerResult). */
+enum {
+	ACT_NONE = 0,
+	ACT_REDRAW = 1u << 0,   /* repaint */
+	ACT_RELAYOUT = 1u << 1, /* windows change size */
+	ACT_QUIT = 1u << 2,
+};
+
+typedef enum { PANE_FACTORIES, PANE_DEVICES, PANE_EVENTS, PANE_COUNT } app_pane;
+
+typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_COUNT } app_view_id;
+
+typedef enum { INPUT_NONE, INPUT_FILTER, INPUT_COMMAND } app_input;
+
+struct app;
+
+/* A full-screen view: fleet (the panes), device detail, command log, help. */
+struct view_ops {
+	const char *name;
+	void (*draw)(struct app *a);
+	/* keys the view handles itself (scrolling); ACT_NONE with *handled false: not its key */
+	unsigned (*key)(struct app *a, int ch, bool *handled);
+};
+
+extern const struct view_ops view_fleet, view_detail, view_log, view_help;
+
+struct app {
+	console_opts o;
+	inventory *inv;
+	monitor *mon;
+	theme th;
+	draw_ctx d;
+	ui_model model;
+	ui_layout L;
+	layout_opts lo;
+	WINDOW *w_header, *w_fac, *w_dev, *w_ev, *w_status, *w_keys, *w_full;
+	app_view_id view;
+	app_pane focus;
+	/* selections: by name, so they survive new snapshots */
+	char *sel_host;
+	long dev_sel, dev_top;
+	long fac_sel, fac_top;      /* 0 is "(all)", then model.factories */
+	long ev_top;
+	long full_top;              /* scroll of detail, log and help */
+	long full_lines;            /* lines the full view had when last drawn */
+	char *detail_host;
+	bool col_hidden[UI_NCOLS];
+	/* the filter and command line */
+	app_input input;
+	char line[256];
+	size_t line_len;
+	char *message;
+	bool message_error;
+	int64_t message_until;      /* monotonic ms */
+	/* timing */
+	int64_t last_data_ms;       /* monotonic: last snapshot taken */
+	bool data_pending;          /* a cycle ended since */
+	bool quit;
+	uint64_t frames;
+};
+
+int64_t app_mono_ms(void);
+int64_t app_wall_ms(void);
+void app_message(struct app *a, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The selected device's index in the snapshot, or -1. */
+long app_selected_dev(const struct app *a);
+/* Re-finds the selection by name after the rows changed. */
+void app_fix_selection(struct app *a);
+/* Opens the detail view of a device. */
+void app_open_detail(struct app *a, const char *host);
+/* Draws into w_full a list of lines scrolled by full_top (detail, log, help). */
+void app_draw_lines(struct app *a, const char *title, char **lines, const theme_slot *slots, long n);
+/* The header (every view shows it). */
+void app_draw_header(struct app *a);
+/* Scroll keys for the full views. */
+unsigned app_scroll_key(struct app *a, int ch, bool *handled);
+
+#endif
