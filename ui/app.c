@@ -273,7 +273,7 @@ static unsigned act_enter(struct app *a)
 		return ACT_REDRAW;
 	}
 	long d = app_selected_dev(a);
-	if (d < 0)
+	if (d < 0 || a->focus != PANE_DEVICES)
 		return ACT_NONE;
 	app_open_detail(a, a->model.snap->devs[d].host);
 	return ACT_REDRAW;
@@ -687,7 +687,8 @@ static void draw_status(struct app *a)
 		return;
 	int width = a->L.cols;
 	if (a->L.too_small) {
-		draw_text(&a->d, w, 0, 0, width, TS_ERROR, "terminal too small for fleetdeck", true, false);
+		draw_text(&a->d, w, 0, 0, width, TS_ERROR, width >= 34 ? "terminal too small for fleetdeck" : "too small", true,
+			  false);
 		wnoutrefresh(w);
 		return;
 	}

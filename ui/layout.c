@@ -51,8 +51,8 @@ void layout_compute(int rows, int cols, const layout_opts *o, ui_layout *L)
 		L->events = rect(bottom - eh, 0, eh, cols);
 		mid -= eh;
 	}
-	/* factories: a third of the width, 34..56 columns (name, counts, temps, versions) */
-	int fw = clamp(cols / 3, 34, 56);
+	/* factories: two fifths of the width, 34..60 columns (name, counts, temps, versions) */
+	int fw = clamp(cols * 2 / 5, 34, 60);
 	L->factories = rect(top, 0, mid, fw);
 	L->devices = rect(top, fw, mid, cols - fw);
 }

@@ -219,14 +219,19 @@ static void build_totals(ui_model *m)
 	const fleet_snapshot *s = m->snap;
 	ui_totals *t = &m->totals;
 	t->n = s->ndevs;
+	size_t with_temp = 0;
 	for (size_t i = 0; i < s->ndevs; i++) {
 		const fleet_dev *d = &s->devs[i];
 		t->count[d->state]++;
+		if (d->st.have & DEV_HAVE_GPU_TEMP)
+			t->mean_temp += d->st.gpu_temp, with_temp++;
 		if ((d->st.have & DEV_HAVE_GPU_TEMP) && (!t->hottest_host || d->st.gpu_temp > t->hottest_temp)) {
 			t->hottest_host = d->host;
 			t->hottest_temp = d->st.gpu_temp;
 		}
 	}
+	if (with_temp)
+		t->mean_temp /= (double)with_temp;
 	t->versions = version_mix(s, NULL, s->ndevs);
 	t->alerts_warning = s->nwarning;
 	t->alerts_critical = s->ncritical;

@@ -53,6 +53,7 @@ typedef struct ui_totals {
 	char *versions;             /* owned: "3.2:180 3.1:15 ?:5" */
 	const char *hottest_host;   /* in the snapshot; NULL none */
 	double hottest_temp;
+	double mean_temp;           /* over the devices that report one */
 	size_t alerts_warning, alerts_critical;
 } ui_totals;
 

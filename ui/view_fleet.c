@@ -64,7 +64,7 @@ void app_draw_header(struct app *a)
 	free(err);
 	if (a->L.compact) {
 		char small[160];
-		snprintf(small, sizeof small, " fleetdeck %zu dev: %zu ok %zu bad %zu unreach | small terminal: devices only",
+		snprintf(small, sizeof small, " small terminal: devices only | %zu dev, %zu ok, %zu bad, %zu unreachable",
 			 t->n, t->count[DEV_HEALTHY], t->count[DEV_DEGRADED] + t->count[DEV_UNHEALTHY] + t->count[DEV_STALE],
 			 t->count[DEV_UNREACHABLE]);
 		draw_text(&a->d, w, 0, 0, cols, TS_HEADER, small, true, false);
@@ -111,25 +111,34 @@ static void draw_factories(struct app *a)
 	char buf[256];
 	snprintf(buf, sizeof buf, " Factories (%zu) ", a->model.nfactories);
 	draw_title(a, w, width, a->focus == PANE_FACTORIES, buf);
-	/* NAME DEV BAD MAX AVG VERSIONS */
-	int name_w = width - (4 + 4 + 6 + 6 + 2) - 1;
-	int ver_w = 0;
-	if (name_w > 20) {
-		ver_w = name_w - 20;
-		name_w = 20;
-	}
+	/* NAME DEV BAD MAX AVG ~ VERSIONS, narrowed by importance */
+	enum { FC_NAME, FC_DEV, FC_BAD, FC_MAX, FC_AVG, FC_DRIFT, FC_VER, FC_N };
+	size_t longest = 5;
+	for (size_t i = 0; i < a->model.nfactories; i++)
+		if (strlen(a->model.factories[i].name) > longest)
+			longest = strlen(a->model.factories[i].name);
+	layout_col fc[FC_N] = {
+		[FC_NAME] = { longest + 1 < 22 ? (int)longest + 1 : 22, (int)longest + 1, 0, false }, [FC_DEV] = { 4, 4, 1, false },
+		[FC_BAD] = { 3, 4, 2, false },                   [FC_MAX] = { 5, 5, 3, false },
+		[FC_AVG] = { 5, 5, 5, false },                   [FC_DRIFT] = { 1, 1, 4, false },
+		[FC_VER] = { 6, 40, 6, false },
+	};
+	int fw[FC_N];
+	layout_columns(fc, FC_N, width, fw);
 	int y = 1;
 	int x = 0;
-	x += draw_text(&a->d, w, y, x, name_w, TS_COLUMN, "FACTORY", true, false) + 1;
-	x += draw_text(&a->d, w, y, x, 4, TS_COLUMN, "DEV", true, true) + 1;
-	x += draw_text(&a->d, w, y, x, 4, TS_COLUMN, "BAD", true, true) + 1;
-	snprintf(buf, sizeof buf, "MAX%s", a->d.g->degree);
-	x += draw_text(&a->d, w, y, x, 5, TS_COLUMN, buf, true, true) + 1;
-	snprintf(buf, sizeof buf, "AVG%s", a->d.g->degree);
-	x += draw_text(&a->d, w, y, x, 5, TS_COLUMN, buf, true, true) + 1;
-	if (ver_w > 0)
-		draw_text(&a->d, w, y, x, ver_w, TS_COLUMN, "VERSIONS", true, false);
-	draw_fill(&a->d, w, y, x + (ver_w > 0 ? ver_w : 0), width - x - (ver_w > 0 ? ver_w : 0), TS_NORMAL);
+	static const char *const heads[FC_N] = { "FACTORY", "DEV", "BAD", "MAX", "AVG", "", "VERSIONS" };
+	for (int c = 0; c < FC_N; c++) {
+		if (!fw[c])
+			continue;
+		const char *hd = heads[c];
+		if (c == FC_MAX || c == FC_AVG) {
+			snprintf(buf, sizeof buf, "%s%s", heads[c], a->d.g->degree);
+			hd = buf;
+		}
+		x += draw_text(&a->d, w, y, x, fw[c], TS_COLUMN, hd, true, c >= FC_DEV && c <= FC_AVG) + 1;
+	}
+	draw_fill(&a->d, w, y, x - 1, width - x + 1, TS_NORMAL);
 	long n = (long)a->model.nfactories + 1;
 	int rows = h - 2;
 	a->fac_top = layout_scroll((int)a->fac_top, (int)a->fac_sel, rows, (int)n);
@@ -151,7 +160,7 @@ static void draw_factories(struct app *a)
 			const ui_totals *t = &a->model.totals;
 			name = "(all)", dev = t->n, ver = t->versions;
 			bad = t->n - t->count[DEV_HEALTHY] - t->count[DEV_PENDING];
-			have_temp = t->hottest_host != NULL, maxt = t->hottest_temp, avgt = -1;
+			have_temp = t->hottest_host != NULL, maxt = t->hottest_temp, avgt = t->mean_temp;
 			worst = DEV_PENDING;
 			for (int s = 0; s < DEV_STATE_COUNT; s++)
 				if (t->count[s] && dev_state_rank(s) > dev_state_rank(worst))
@@ -169,33 +178,34 @@ static void draw_factories(struct app *a)
 								 strcmp(a->model.factory, name) == 0);
 		x = 0;
 		theme_slot ns = base == TS_SELECTED ? base : state_slot[worst];
-		snprintf(buf, sizeof buf, "%s%s", active ? ">" : " ", name);
-		x += draw_text(&a->d, w, y, x, name_w, ns, buf, true, false);
-		x += draw_text(&a->d, w, y, x, 1, base, " ", true, false);
-		snprintf(buf, sizeof buf, "%zu", dev);
-		x += draw_text(&a->d, w, y, x, 4, base, buf, true, true);
-		x += draw_text(&a->d, w, y, x, 1, base, " ", true, false);
-		snprintf(buf, sizeof buf, "%zu", bad);
-		x += draw_text(&a->d, w, y, x, 4, base == TS_SELECTED ? base : bad ? state_slot[worst] : TS_DIM, buf, true, true);
-		x += draw_text(&a->d, w, y, x, 1, base, " ", true, false);
-		if (have_temp)
-			snprintf(buf, sizeof buf, "%.1f", maxt);
-		else
-			snprintf(buf, sizeof buf, "-");
+		char cell[FC_N][128];
+		theme_slot cs[FC_N];
+		snprintf(cell[FC_NAME], sizeof cell[0], "%s%s", active ? ">" : " ", name);
+		cs[FC_NAME] = ns;
+		snprintf(cell[FC_DEV], sizeof cell[0], "%zu", dev);
+		cs[FC_DEV] = base;
+		snprintf(cell[FC_BAD], sizeof cell[0], "%zu", bad);
+		cs[FC_BAD] = base == TS_SELECTED ? base : bad ? state_slot[worst] : TS_DIM;
 		theme_slot ts = TS_TEMP_OK;
 		if (have_temp && a->o.rules)
 			ts = maxt >= a->o.rules->temp_crit ? TS_TEMP_HOT : maxt >= a->o.rules->temp_warn ? TS_TEMP_WARM : TS_TEMP_OK;
-		x += draw_text(&a->d, w, y, x, 5, base == TS_SELECTED ? base : ts, buf, true, true);
-		x += draw_text(&a->d, w, y, x, 1, base, " ", true, false);
-		if (have_temp && avgt >= 0)
-			snprintf(buf, sizeof buf, "%.1f", avgt);
-		else
-			snprintf(buf, sizeof buf, "-");
-		x += draw_text(&a->d, w, y, x, 5, base, buf, true, true);
-		x += draw_text(&a->d, w, y, x, 1, base, drift >= 0 && drift > (a->o.rules ? a->o.rules->drift_ks : 0.1) ? "~" : " ",
-			       true, false);
-		if (ver_w > 0)
-			x += draw_text(&a->d, w, y, x, ver_w, base == TS_SELECTED ? base : TS_DIM, ver, true, false);
+		snprintf(cell[FC_MAX], sizeof cell[0], have_temp ? "%.1f" : "-", maxt);
+		cs[FC_MAX] = base == TS_SELECTED ? base : ts;
+		snprintf(cell[FC_AVG], sizeof cell[0], have_temp ? "%.1f" : "-", avgt);
+		cs[FC_AVG] = base;
+		bool drifting = drift >= 0 && drift > (a->o.rules ? a->o.rules->drift_ks : 0.1);
+		snprintf(cell[FC_DRIFT], sizeof cell[0], "%s", drifting ? "~" : " ");
+		cs[FC_DRIFT] = base == TS_SELECTED ? base : TS_DRIFT_WARN;
+		snprintf(cell[FC_VER], sizeof cell[0], "%s", ver ? ver : "-");
+		cs[FC_VER] = base == TS_SELECTED ? base : TS_DIM;
+		for (int c = 0; c < FC_N; c++) {
+			if (!fw[c])
+				continue;
+			x += draw_text(&a->d, w, y, x, fw[c], cs[c], cell[c], true, c >= FC_DEV && c <= FC_AVG);
+			x += draw_text(&a->d, w, y, x, 1, base, " ", true, false);
+		}
+		if (x > width)
+			x = width;
 		draw_fill(&a->d, w, y, x, width - x, base);
 	}
 	/* the separator between factories and devices */

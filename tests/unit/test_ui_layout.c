@@ -60,7 +60,7 @@ static void test_grid(void **state)
 					assert_int_equal(L.devices.w, cols);
 				} else {
 					assert_true(L.factories.w >= 34);
-					assert_true(L.devices.w >= 80 - 56);
+					assert_true(L.devices.w >= 80 - 60);
 					assert_true(L.devices.h >= 5);
 					assert_int_equal(L.events.h > 0, variants[v].events);
 				}
