@@ -168,7 +168,7 @@ void httpc_free(httpc *c)
 
 /* Addresses and names as inventories hold them; anything that could change the
  * URL's meaning (/, @, ?, #, spaces, controls) is refused. */
-static bool host_ok(const char *h)
+bool http_host_valid(const char *h)
 {
 	if (!*h || strlen(h) > 253)
 		return false;
@@ -193,7 +193,7 @@ static bool path_ok(const char *p)
 
 int httpc_submit(httpc *c, const http_request *rq, char **err)
 {
-	if (!rq->host || !host_ok(rq->host)) {
+	if (!rq->host || !http_host_valid(rq->host)) {
 		*err = xasprintf("'%s' is not a host name or address", rq->host ? rq->host : "");
 		return -1;
 	}

@@ -258,6 +258,10 @@ long poller_add(poller *p, const poll_target *t, char **err)
 		*err = xstrdup("a device needs a name and an address");
 		return -1;
 	}
+	if (!http_host_valid(t->address)) {
+		*err = xasprintf("'%s' is not a host name or address", t->address);
+		return -1;
+	}
 	if (t->agent_port < 1 || t->agent_port > 65535 || t->metrics_port < 1 || t->metrics_port > 65535) {
 		*err = xstrdup("ports must be from 1 to 65535");
 		return -1;
@@ -313,6 +317,9 @@ static void size_connection_cache(poller *p)
 	httpc_set_max_connects(p->http, want);
 }
 
+static void set_state(poll_result *r, dev_state s, dev_reason reason, char *detail);
+static void device_done(poller *p, size_t i);
+
 static void *tag_of(size_t i)
 {
 	return (void *)(uintptr_t)(i + 1);
@@ -342,7 +349,19 @@ static int start_fetch(poller *p, size_t i, char **err)
 	f->attempts++;
 	d->in_flight = true;
 	d->retry_at = 0;
-	return transports[k]->start(p->tctx[k], &p->env, &d->t, d->ep, timeout, tag_of(i), err);
+	char *why = NULL;
+	if (transports[k]->start(p->tctx[k], &p->env, &d->t, d->ep, timeout, tag_of(i), &why) == 0)
+		return 0;
+	/* this device cannot be asked (the others can): it fails, the cycle goes on */
+	d->in_flight = false;
+	f->attempts = p->o.retries + 1;
+	free(f->error);
+	f->error = why ? why : xstrdup("the request could not be made");
+	f->reason = DEV_REASON_NETWORK;
+	set_state(&p->res[i], DEV_UNREACHABLE, DEV_REASON_NETWORK,
+		  xasprintf("%s: %s", poll_ep_path(d->ep), f->error));
+	device_done(p, i);
+	return 0;
 }
 
 static void set_state(poll_result *r, dev_state s, dev_reason reason, char *detail)
