@@ -24,6 +24,7 @@ static const struct command *const commands[] = {
 	&cmd_inventory,
 	&cmd_history,
 	&cmd_report,
+	&cmd_poll,
 	&cmd_version,
 	&cmd_help,
 };

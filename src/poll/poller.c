@@ -305,7 +305,7 @@ void poller_poke(poller *p)
  * descriptor limit allows (room is left for the transfers themselves). */
 static void size_connection_cache(poller *p)
 {
-	long want = (long)p->ndevs * (p->o.slow_every ? 2 : 1);
+	long want = (long)p->ndevs * (p->o.slow_every ? 2 : 1) + p->o.forks;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		long room = (long)rl.rlim_cur - p->o.forks - 64;
