@@ -312,6 +312,10 @@ static struct slot *take_slot(httpc *c)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->o.max_body);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	/* No DNS cache: libcurl walks the whole cache on every lookup to prune it, which
+	 * costs O(devices) per new connection; with connections kept alive a device's
+	 * name is looked up once per connection anyway. */
+	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 	return s;
 }
 

@@ -66,6 +66,8 @@ struct poller {
 	uint64_t cycle;
 	uint64_t rng;
 	size_t remaining;      /* devices of this cycle not done yet */
+	size_t *retry;         /* devices waiting for a retry (unordered) */
+	size_t nretry, retry_cap;
 	atomic_bool stop, poke;
 };
 
@@ -240,6 +242,7 @@ void poller_free(poller *p)
 	}
 	free(p->devs);
 	free(p->res);
+	free(p->retry);
 	free(p);
 }
 
@@ -497,6 +500,8 @@ static int on_result(poller *p, transport_result *tr, char **err)
 		double delay = p->o.retry_delay_ms * pow(2.0, f->attempts - 1);
 		if (now + delay + p->o.connect_timeout_ms <= d->fetch_deadline) {
 			d->retry_at = now + delay;
+			p->retry = xgrow(p->retry, &p->retry_cap, p->nretry + 1, sizeof *p->retry);
+			p->retry[p->nretry++] = i;
 			free(tr->body);
 			return 0;
 		}
@@ -559,6 +564,7 @@ static void cycle_begin(poller *p)
 	p->info.start_ms = wall_ms();
 	p->info.slow_endpoints = slow_due(p);
 	p->remaining = 0;
+	p->nretry = 0;
 	size_connection_cache(p);
 	for (size_t i = 0; i < p->ndevs; i++) {
 		struct pdev *d = &p->devs[i];
@@ -662,17 +668,19 @@ int poller_cycle(poller *p, const poll_result **res, size_t *n, poll_cycle_info 
 		double wake = now + 1000;
 		if (next_start < nact && p->devs[order[next_start]].start_at < wake)
 			wake = p->devs[order[next_start]].start_at;
-		for (size_t j = 0; j < next_start; j++) {
-			struct pdev *d = &p->devs[order[j]];
-			if (d->done || d->in_flight || !d->retry_at)
+		for (size_t j = 0; j < p->nretry;) {
+			size_t i = p->retry[j];
+			struct pdev *d = &p->devs[i];
+			if (d->retry_at > now) {
+				if (d->retry_at < wake)
+					wake = d->retry_at;
+				j++;
 				continue;
-			if (d->retry_at <= now) {
-				if (start_fetch(p, order[j], err)) {
-					rc = -1;
-					goto out;
-				}
-			} else if (d->retry_at < wake) {
-				wake = d->retry_at;
+			}
+			p->retry[j] = p->retry[--p->nretry];
+			if (start_fetch(p, i, err)) {
+				rc = -1;
+				goto out;
 			}
 		}
 		struct curl_waitfd extra[NTRANSPORTS];
