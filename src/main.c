@@ -26,6 +26,7 @@ static const struct command *const commands[] = {
 	&cmd_inventory,
 	&cmd_history,
 	&cmd_report,
+	&cmd_poll,
 	&cmd_rollout,
 	&cmd_version,
 	&cmd_help,

@@ -43,10 +43,22 @@ void cli_print_warnings(inventory *inv);
 /* Python-style JSON (sorted keys, indent 4) and a newline on stdout. */
 void cli_print_json(const json_t *v);
 
+struct poller;
+struct fleet;
+/* The devices of inv selected by limit (an Ansible --limit; NULL: all), added to
+ * the poller and the fleet model in the same order. A host whose variables
+ * cannot be polled is reported on stderr and counted in *skipped. Returns the
+ * number added, or -1 (already reported) for a bad limit. */
+long cli_poll_targets(inventory *inv, const char *limit, struct poller *p, struct fleet *f, size_t *skipped,
+		      const char *who);
+/* The soft limit of open files up to the hard one: a kept-alive connection per device. */
+void cli_raise_fd_limit(void);
+
 extern const struct command cmd_inventory;
 extern const struct command cmd_summary;
 extern const struct command cmd_history;
 extern const struct command cmd_report;
+extern const struct command cmd_poll;
 extern const struct command cmd_rollout;
 extern const struct command cmd_console; /* ui/cmd_console.c */
 

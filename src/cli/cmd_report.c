@@ -1,7 +1,6 @@
 /* cmd_report: `fleetdeck --report` / `fleetdeck report`: one poll cycle over the inventory, an ALERT block per alerting device, for cron. */
 #include "cli/cli.h"
 #include "fleet/fleet.h"
-#include "inventory/pattern.h"
 #include "poll/poller.h"
 #include "store/store.h"
 #include "util/strmap.h"
@@ -14,7 +13,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 
 static void usage(FILE *f)
@@ -184,16 +182,6 @@ static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
 		return EXIT_USAGE;
 	}
 	return -1;
-}
-
-/* Room for a connection per device: the soft descriptor limit up to the hard one. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
 }
 
 /* Device text goes to terminals and mail: control characters become '?'. */
@@ -433,23 +421,6 @@ static int run(struct app *app, int argc, char **argv)
 	if (!inv)
 		return EXIT_USAGE;
 	char *err = NULL;
-	inv_host **hosts = NULL;
-	size_t nhosts = 0;
-	if (inv_pattern_limit(inv, "all", o.limit, &hosts, &nhosts, &err)) {
-		fprintf(stderr, "fleetdeck report: %s\n", err);
-		free(err);
-		inv_free(inv);
-		return EXIT_USAGE;
-	}
-	cli_print_warnings(inv);
-	if (!nhosts) {
-		fprintf(stderr, "fleetdeck report: no devices selected%s%s\n", o.limit ? " by --limit " : "",
-			o.limit ? o.limit : "");
-		free(hosts);
-		inv_free(inv);
-		return EXIT_USAGE;
-	}
-
 	poller_opts po = app->cfg.poll;
 	if (o.forks)
 		po.forks = o.forks;
@@ -475,12 +446,11 @@ static int run(struct app *app, int argc, char **argv)
 		fprintf(stderr, "fleetdeck report: the GPU temperature warning (%g) must be below the critical (%g)\n",
 			rules.temp_warn, rules.temp_crit);
 		fleet_rules_free(&rules);
-		free(hosts);
 		inv_free(inv);
 		return EXIT_USAGE;
 	}
 
-	raise_fd_limit();
+	cli_raise_fd_limit();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	poller *p = poller_new(&po, &err);
 	fleet *fl = fleet_new(&rules);
@@ -488,19 +458,16 @@ static int run(struct app *app, int argc, char **argv)
 	size_t skipped = 0;
 	if (!p)
 		goto out;
-	for (size_t i = 0; i < nhosts; i++) {
-		json_t *vars = inv_host_vars(inv, hosts[i]);
-		poll_target t;
-		char *e2 = NULL;
-		if (poll_target_from_vars(hosts[i]->name, vars, &t, &e2) || poller_add(p, &t, &e2) < 0) {
-			fprintf(stderr, "fleetdeck report: %s: %s (not polled)\n", hosts[i]->name, e2);
-			free(e2);
-			skipped++;
-		} else {
-			fleet_add(fl, hosts[i]->name, fleet_factory_of(inv, hosts[i], vars),
-				  json_string_value(json_object_get(vars, "gpu_type")));
-		}
-		json_decref(vars);
+	long added = cli_poll_targets(inv, o.limit, p, fl, &skipped, "report");
+	if (added < 0)
+		goto out;
+	if (added == 0) {
+		if (skipped)
+			fprintf(stderr, "fleetdeck report: no devices to poll\n");
+		else
+			fprintf(stderr, "fleetdeck report: no devices selected%s%s\n", o.limit ? " by --limit " : "",
+				o.limit ? o.limit : "");
+		goto out;
 	}
 	const poll_result *res;
 	size_t n;
@@ -538,7 +505,6 @@ out:
 	poller_free(p);
 	curl_global_cleanup();
 	fleet_rules_free(&rules);
-	free(hosts);
 	inv_free(inv);
 	return rc;
 }

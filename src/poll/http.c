@@ -168,7 +168,7 @@ void httpc_free(httpc *c)
 
 /* Addresses and names as inventories hold them; anything that could change the
  * URL's meaning (/, @, ?, #, spaces, controls) is refused. */
-static bool host_ok(const char *h)
+bool http_host_valid(const char *h)
 {
 	if (!*h || strlen(h) > 253)
 		return false;
@@ -193,7 +193,7 @@ static bool path_ok(const char *p)
 
 int httpc_submit(httpc *c, const http_request *rq, char **err)
 {
-	if (!rq->host || !host_ok(rq->host)) {
+	if (!rq->host || !http_host_valid(rq->host)) {
 		*err = xasprintf("'%s' is not a host name or address", rq->host ? rq->host : "");
 		return -1;
 	}
@@ -312,6 +312,10 @@ static struct slot *take_slot(httpc *c)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->o.connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->o.max_body);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	/* No DNS cache: libcurl walks the whole cache on every lookup to prune it, which
+	 * costs O(devices) per new connection; with connections kept alive a device's
+	 * name is looked up once per connection anyway. */
+	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
 	return s;
 }
 

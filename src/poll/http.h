@@ -85,6 +85,10 @@ size_t httpc_pending(const httpc *c);
 void httpc_set_max_connects(httpc *c, long n);
 void httpc_get_stats(const httpc *c, httpc_stats *s);
 
+/* Whether host can go into a URL as it is (a name or an IPv4/IPv6 address;
+ * nothing that could change the URL's meaning). */
+bool http_host_valid(const char *host);
+
 /* The reason a transfer failed: libcurl's code, the OS errno of its connect
  * (CURLINFO_OS_ERRNO), the HTTP status, and whether the body passed the cap. */
 dev_reason http_classify(CURLcode code, long os_errno, long status, bool oversized);

@@ -66,6 +66,8 @@ struct poller {
 	uint64_t cycle;
 	uint64_t rng;
 	size_t remaining;      /* devices of this cycle not done yet */
+	size_t *retry;         /* devices waiting for a retry (unordered) */
+	size_t nretry, retry_cap;
 	atomic_bool stop, poke;
 };
 
@@ -240,6 +242,7 @@ void poller_free(poller *p)
 	}
 	free(p->devs);
 	free(p->res);
+	free(p->retry);
 	free(p);
 }
 
@@ -256,6 +259,10 @@ long poller_add(poller *p, const poll_target *t, char **err)
 	}
 	if (!t->name || !*t->name || !t->address || !*t->address) {
 		*err = xstrdup("a device needs a name and an address");
+		return -1;
+	}
+	if (!http_host_valid(t->address)) {
+		*err = xasprintf("'%s' is not a host name or address", t->address);
 		return -1;
 	}
 	if (t->agent_port < 1 || t->agent_port > 65535 || t->metrics_port < 1 || t->metrics_port > 65535) {
@@ -301,7 +308,7 @@ void poller_poke(poller *p)
  * descriptor limit allows (room is left for the transfers themselves). */
 static void size_connection_cache(poller *p)
 {
-	long want = (long)p->ndevs * (p->o.slow_every ? 2 : 1);
+	long want = (long)p->ndevs * (p->o.slow_every ? 2 : 1) + p->o.forks;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
 		long room = (long)rl.rlim_cur - p->o.forks - 64;
@@ -312,6 +319,9 @@ static void size_connection_cache(poller *p)
 		want = 4L * p->o.forks;
 	httpc_set_max_connects(p->http, want);
 }
+
+static void set_state(poll_result *r, dev_state s, dev_reason reason, char *detail);
+static void device_done(poller *p, size_t i);
 
 static void *tag_of(size_t i)
 {
@@ -342,7 +352,19 @@ static int start_fetch(poller *p, size_t i, char **err)
 	f->attempts++;
 	d->in_flight = true;
 	d->retry_at = 0;
-	return transports[k]->start(p->tctx[k], &p->env, &d->t, d->ep, timeout, tag_of(i), err);
+	char *why = NULL;
+	if (transports[k]->start(p->tctx[k], &p->env, &d->t, d->ep, timeout, tag_of(i), &why) == 0)
+		return 0;
+	/* this device cannot be asked (the others can): it fails, the cycle goes on */
+	d->in_flight = false;
+	f->attempts = p->o.retries + 1;
+	free(f->error);
+	f->error = why ? why : xstrdup("the request could not be made");
+	f->reason = DEV_REASON_NETWORK;
+	set_state(&p->res[i], DEV_UNREACHABLE, DEV_REASON_NETWORK,
+		  xasprintf("%s: %s", poll_ep_path(d->ep), f->error));
+	device_done(p, i);
+	return 0;
 }
 
 static void set_state(poll_result *r, dev_state s, dev_reason reason, char *detail)
@@ -478,6 +500,8 @@ static int on_result(poller *p, transport_result *tr, char **err)
 		double delay = p->o.retry_delay_ms * pow(2.0, f->attempts - 1);
 		if (now + delay + p->o.connect_timeout_ms <= d->fetch_deadline) {
 			d->retry_at = now + delay;
+			p->retry = xgrow(p->retry, &p->retry_cap, p->nretry + 1, sizeof *p->retry);
+			p->retry[p->nretry++] = i;
 			free(tr->body);
 			return 0;
 		}
@@ -540,6 +564,7 @@ static void cycle_begin(poller *p)
 	p->info.start_ms = wall_ms();
 	p->info.slow_endpoints = slow_due(p);
 	p->remaining = 0;
+	p->nretry = 0;
 	size_connection_cache(p);
 	for (size_t i = 0; i < p->ndevs; i++) {
 		struct pdev *d = &p->devs[i];
@@ -643,17 +668,19 @@ int poller_cycle(poller *p, const poll_result **res, size_t *n, poll_cycle_info 
 		double wake = now + 1000;
 		if (next_start < nact && p->devs[order[next_start]].start_at < wake)
 			wake = p->devs[order[next_start]].start_at;
-		for (size_t j = 0; j < next_start; j++) {
-			struct pdev *d = &p->devs[order[j]];
-			if (d->done || d->in_flight || !d->retry_at)
+		for (size_t j = 0; j < p->nretry;) {
+			size_t i = p->retry[j];
+			struct pdev *d = &p->devs[i];
+			if (d->retry_at > now) {
+				if (d->retry_at < wake)
+					wake = d->retry_at;
+				j++;
 				continue;
-			if (d->retry_at <= now) {
-				if (start_fetch(p, order[j], err)) {
-					rc = -1;
-					goto out;
-				}
-			} else if (d->retry_at < wake) {
-				wake = d->retry_at;
+			}
+			p->retry[j] = p->retry[--p->nretry];
+			if (start_fetch(p, i, err)) {
+				rc = -1;
+				goto out;
 			}
 		}
 		struct curl_waitfd extra[NTRANSPORTS];

@@ -1,0 +1,229 @@
+/* test_poll: failure classification, targets from inventory variables, and the poller's retries and backoff against a real closed port. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "poll/http.h"
+#include "poll/poller.h"
+#include "util/xalloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void test_classify(void **state)
+{
+	(void)state;
+	static const struct {
+		CURLcode code;
+		long oserr, status;
+		bool oversized;
+		dev_reason want;
+	} cases[] = {
+		{ CURLE_OK, 0, 200, false, DEV_REASON_NONE },
+		{ CURLE_OK, 0, 204, false, DEV_REASON_NONE },
+		{ CURLE_OK, 0, 500, false, DEV_REASON_HTTP },
+		{ CURLE_OK, 0, 404, false, DEV_REASON_HTTP },
+		{ CURLE_OK, 0, 301, false, DEV_REASON_HTTP },
+		{ CURLE_OK, 0, 200, true, DEV_REASON_OVERSIZED },
+		{ CURLE_WRITE_ERROR, 0, 200, true, DEV_REASON_OVERSIZED },
+		{ CURLE_FILESIZE_EXCEEDED, 0, 200, false, DEV_REASON_OVERSIZED },
+		{ CURLE_COULDNT_CONNECT, ECONNREFUSED, 0, false, DEV_REASON_REFUSED },
+		{ CURLE_COULDNT_CONNECT, ETIMEDOUT, 0, false, DEV_REASON_TIMEOUT },
+		{ CURLE_COULDNT_CONNECT, EHOSTUNREACH, 0, false, DEV_REASON_NETWORK },
+		{ CURLE_COULDNT_CONNECT, ENETUNREACH, 0, false, DEV_REASON_NETWORK },
+		{ CURLE_OPERATION_TIMEDOUT, 0, 0, false, DEV_REASON_TIMEOUT },
+		{ CURLE_COULDNT_RESOLVE_HOST, 0, 0, false, DEV_REASON_DNS },
+		{ CURLE_RECV_ERROR, ECONNRESET, 0, false, DEV_REASON_RESET },
+		{ CURLE_SEND_ERROR, EPIPE, 0, false, DEV_REASON_RESET },
+		{ CURLE_RECV_ERROR, EIO, 0, false, DEV_REASON_NETWORK },
+		{ CURLE_GOT_NOTHING, 0, 0, false, DEV_REASON_RESET },
+		{ CURLE_PARTIAL_FILE, 0, 200, false, DEV_REASON_TRUNCATED },
+		{ CURLE_WEIRD_SERVER_REPLY, 0, 0, false, DEV_REASON_MALFORMED },
+		{ CURLE_WRITE_ERROR, 0, 0, false, DEV_REASON_NETWORK },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		dev_reason got = http_classify(cases[i].code, cases[i].oserr, cases[i].status, cases[i].oversized);
+		if (got != cases[i].want)
+			fail_msg("case %zu (curl %d): got %s, want %s", i, cases[i].code, dev_reason_name(got),
+				 dev_reason_name(cases[i].want));
+	}
+}
+
+static void test_reason_kinds(void **state)
+{
+	(void)state;
+	assert_true(dev_reason_unreachable(DEV_REASON_REFUSED));
+	assert_true(dev_reason_unreachable(DEV_REASON_TIMEOUT));
+	assert_true(dev_reason_unreachable(DEV_REASON_RESET));
+	assert_true(dev_reason_unreachable(DEV_REASON_DNS));
+	assert_false(dev_reason_unreachable(DEV_REASON_HTTP));
+	assert_false(dev_reason_unreachable(DEV_REASON_MALFORMED));
+	assert_false(dev_reason_unreachable(DEV_REASON_TRUNCATED));
+	assert_false(dev_reason_unreachable(DEV_REASON_OVERSIZED));
+	assert_string_equal(dev_reason_name(DEV_REASON_TRUNCATED), "truncated");
+	assert_int_equal(dev_reason_parse("truncated"), DEV_REASON_TRUNCATED);
+}
+
+static void test_target_from_vars(void **state)
+{
+	(void)state;
+	poll_target t;
+	char *err = NULL;
+	json_t *v = json_pack("{s:s, s:i, s:s}", "ansible_host", "10.1.2.3", "fleetdeck_agent_port", 9090,
+			      "fleetdeck_metrics_port", "9100");
+	assert_int_equal(poll_target_from_vars("edge-1", v, &t, &err), 0);
+	assert_string_equal(t.name, "edge-1");
+	assert_string_equal(t.address, "10.1.2.3");
+	assert_int_equal(t.agent_port, 9090);
+	assert_int_equal(t.metrics_port, 9100);
+	assert_string_equal(t.transport, "http");
+	json_decref(v);
+
+	v = json_object();
+	assert_int_equal(poll_target_from_vars("edge-2", v, &t, &err), 0);
+	assert_string_equal(t.address, "edge-2");
+	assert_int_equal(t.agent_port, 8080);
+	assert_int_equal(t.metrics_port, 8000);
+	json_decref(v);
+
+	const char *bad[] = { "{\"fleetdeck_agent_port\": \"http\"}", "{\"fleetdeck_agent_port\": 0}",
+			      "{\"fleetdeck_metrics_port\": 70000}", "{\"ansible_host\": 5}",
+			      "{\"fleetdeck_agent_port\": 80.5}", "{\"fleetdeck_transport\": \"\"}" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		v = json_loads(bad[i], 0, NULL);
+		assert_non_null(v);
+		err = NULL;
+		assert_int_equal(poll_target_from_vars("x", v, &t, &err), -1);
+		assert_non_null(err);
+		free(err);
+		json_decref(v);
+	}
+	v = json_loads("{\"fleetdeck_agent_port\": \"http\"}", 0, NULL);
+	err = NULL;
+	poll_target_from_vars("x", v, &t, &err);
+	assert_string_equal(err, "fleetdeck_agent_port: expected a port from 1 to 65535, got \"http\"");
+	free(err);
+	json_decref(v);
+}
+
+static void test_add_refuses(void **state)
+{
+	(void)state;
+	char *err = NULL;
+	poller *p = poller_new(NULL, &err);
+	assert_non_null(p);
+	poll_target t = { .name = "a", .address = "127.0.0.1", .agent_port = 1, .metrics_port = 2, .transport = "ssh" };
+	assert_int_equal(poller_add(p, &t, &err), -1);
+	assert_non_null(strstr(err, "fleetdeck_transport 'ssh' is not available"));
+	free(err);
+	err = NULL;
+	t.transport = "http";
+	t.agent_port = 0;
+	assert_int_equal(poller_add(p, &t, &err), -1);
+	free(err);
+	err = NULL;
+	t.agent_port = 1;
+	const char *bad[] = { "bad/host", "a b", "x@y", "h?q", "h#f", "", "h\n" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		t.address = bad[i];
+		err = NULL;
+		assert_int_equal(poller_add(p, &t, &err), -1);
+		assert_non_null(err);
+		free(err);
+	}
+	t.address = "::1";
+	assert_int_equal(poller_add(p, &t, &err), 0);
+	t.address = "edge-01.factory.example";
+	assert_int_equal(poller_add(p, &t, &err), 1);
+	poller_free(p);
+}
+
+/* A port on 127.0.0.1 that nothing listens on: bound, then closed. */
+static int closed_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void test_refused_retry_backoff(void **state)
+{
+	(void)state;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	poller_opts o;
+	poller_opts_default(&o);
+	o.interval_ms = 2000; /* backoff after the second failure: 4 s ± 25%, far beyond this test */
+	o.retries = 2;
+	o.retry_delay_ms = 10;
+	o.seed = 42;
+	char *err = NULL;
+	poller *p = poller_new(&o, &err);
+	assert_non_null(p);
+	int port = closed_port();
+	poll_target t = { .name = "gone", .address = "127.0.0.1", .agent_port = port, .metrics_port = port,
+			  .transport = "http" };
+	assert_int_equal(poller_add(p, &t, &err), 0);
+	const poll_result *res;
+	size_t n;
+	poll_cycle_info info;
+	for (int cycle = 1; cycle <= 2; cycle++) {
+		assert_int_equal(poller_cycle(p, &res, &n, &info, &err), 0);
+		assert_int_equal(n, 1);
+		assert_true(res[0].polled);
+		assert_int_equal(res[0].state, DEV_UNREACHABLE);
+		assert_int_equal(res[0].reason, DEV_REASON_REFUSED);
+		assert_int_equal(res[0].fetch[POLL_EP_STATUS].attempts, 3);
+		assert_false(res[0].fetch[POLL_EP_HEALTH].attempted); /* nothing more asked of a gone device */
+		assert_non_null(strstr(res[0].detail, "/status"));
+		assert_int_equal(res[0].failures, cycle);
+		assert_true(res[0].rtt_ms < 0);
+		assert_int_equal(info.polled, 1);
+	}
+	assert_true(res[0].next_poll_ms > 0);
+	/* third cycle: still backing off */
+	assert_int_equal(poller_cycle(p, &res, &n, &info, &err), 0);
+	assert_false(res[0].polled);
+	assert_int_equal(info.skipped, 1);
+	assert_int_equal(info.polled, 0);
+	assert_int_equal(res[0].failures, 2);
+	/* a poke polls it anyway */
+	poller_poke(p);
+	assert_int_equal(poller_cycle(p, &res, &n, &info, &err), 0);
+	assert_true(res[0].polled);
+	assert_int_equal(res[0].failures, 3);
+	poller_free(p);
+	curl_global_cleanup();
+}
+
+static void test_ep_names(void **state)
+{
+	(void)state;
+	assert_string_equal(poll_ep_name(POLL_EP_STATUS), "status");
+	assert_string_equal(poll_ep_path(POLL_EP_METRICS), "/metrics");
+	assert_string_equal(poll_ep_path(POLL_EP_DRIFT), "/drift");
+	assert_string_equal(poll_ep_name(POLL_EP_COUNT), "?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_reason_kinds),
+		cmocka_unit_test(test_target_from_vars),
+		cmocka_unit_test(test_add_refuses),
+		cmocka_unit_test(test_refused_retry_backoff),
+		cmocka_unit_test(test_ep_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
