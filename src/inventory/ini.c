@@ -3,6 +3,7 @@
 #include "inventory/hostrange.h"
 #include "inventory/pyliteral.h"
 #include "util/pyint.h"
+#include "util/pyjson.h"
 #include "util/pyunicode.h"
 #include "util/xalloc.h"
 
@@ -296,9 +297,11 @@ static int py_int(struct parser *P, json_t *v, const char *type, int *out)
 		return 0;
 	}
 	if (strcmp(type, "float") == 0) {
-		if (json_is_string(v)) /* inf: see pyliteral.h */
-			return raise_error(P, "cannot convert float infinity to integer");
 		double d = trunc(json_real_value(v));
+		if (isinf(d))
+			return raise_error(P, "cannot convert float infinity to integer");
+		if (isnan(d))
+			return raise_error(P, "cannot convert float NaN to integer");
 		*out = d > INT_MAX ? INT_MAX : d < INT_MIN ? INT_MIN : (int)d;
 		return 0;
 	}
@@ -306,7 +309,9 @@ static int py_int(struct parser *P, json_t *v, const char *type, int *out)
 		if (json_is_integer(v)) {
 			ll = json_integer_value(v);
 		} else {
-			if (pyint_parse(&x, json_string_value(v), json_string_length(v), &err) < 0) {
+			if (pyjson_int_get(v, &x)) {
+				/* a big int */
+			} else if (pyint_parse(&x, json_string_value(v), json_string_length(v), &err) < 0) {
 				int rc = raise_error(P, "%s", err);
 				free(err);
 				return rc;

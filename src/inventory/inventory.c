@@ -1,8 +1,11 @@
 /* inventory: Ansible's inventory data model (InventoryData, Group, Host) in C. */
 #include "inventory/inventory.h"
+#include "util/pyjson.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,10 +320,22 @@ int inv_group_add_child(inventory *inv, inv_group *parent, inv_group *child, cha
 }
 
 /* Python's int() on what an inventory may hold: ints, bools, integral strings. */
+static int clamp_int(long long x)
+{
+	return x > INT_MAX ? INT_MAX : x < INT_MIN ? INT_MIN : (int)x;
+}
+
+/* Python's int() on what an inventory may hold: ints, bools, integral strings.
+ * Python's priority is unbounded, ours an int: larger ones saturate. */
 static int to_priority(json_t *v, int *out)
 {
 	if (json_is_integer(v)) {
-		*out = (int)json_integer_value(v);
+		*out = clamp_int(json_integer_value(v));
+		return 0;
+	}
+	const char *digits = pyjson_bigint_digits(v, NULL);
+	if (digits) {
+		*out = digits[0] == '-' ? INT_MIN : INT_MAX;
 		return 0;
 	}
 	if (json_is_boolean(v)) {
@@ -328,7 +343,10 @@ static int to_priority(json_t *v, int *out)
 		return 0;
 	}
 	if (json_is_real(v)) {
-		*out = (int)json_real_value(v);
+		double d = json_real_value(v);
+		if (isnan(d))
+			return -1;
+		*out = d >= INT_MAX ? INT_MAX : d <= INT_MIN ? INT_MIN : (int)d;
 		return 0;
 	}
 	if (json_is_string(v)) {
@@ -336,11 +354,11 @@ static int to_priority(json_t *v, int *out)
 		char *end;
 		while (*s == ' ' || *s == '\t')
 			s++;
-		long x = strtol(s, &end, 10);
+		long long x = strtoll(s, &end, 10);
 		while (*end == ' ' || *end == '\t' || *end == '\n')
 			end++;
 		if (end != s && *end == '\0') {
-			*out = (int)x;
+			*out = clamp_int(x);
 			return 0;
 		}
 	}

@@ -90,6 +90,84 @@ void pyjson_float_repr(double d, char *out, size_t outsz)
 	snprintf(out, outsz, "%s", res);
 }
 
+/* jansson refuses non-finite reals, but Python floats have them. jansson's
+ * json_real_t is { json_t json; double value; } in every release; store the
+ * value there, and check that the guess held before trusting it. */
+json_t *pyjson_real_new(double x)
+{
+	if (isfinite(x))
+		return json_real(x);
+	json_t *r = json_real(0.0);
+	struct real_layout {
+		json_t json;
+		double value;
+	} *p = (void *)r;
+	p->value = x;
+	double back = json_real_value(r);
+	if (isnan(x) ? isnan(back) : back == x)
+		return r;
+	json_real_set(r, x > 0 ? HUGE_VAL : -HUGE_VAL);
+	return r;
+}
+
+json_t *pyjson_bigint_new(const char *digits, size_t len)
+{
+	char *s = xmalloc(len + 2);
+	memcpy(s, digits, len);
+	s[len] = '\0';
+	s[len + 1] = '\xff';
+	json_t *j = json_stringn_nocheck(s, len + 2);
+	free(s);
+	return j;
+}
+
+json_t *pyjson_int_new(const pyint *x)
+{
+	long long ll;
+	if (pyint_get_ll(x, &ll))
+		return json_integer(ll);
+	size_t n;
+	char *d = pyint_str(x, &n);
+	json_t *j = pyjson_bigint_new(d, n);
+	free(d);
+	return j;
+}
+
+const char *pyjson_bigint_digits(const json_t *v, size_t *len)
+{
+	if (!json_is_string(v))
+		return NULL;
+	size_t n = json_string_length(v);
+	const char *s = json_string_value(v);
+	if (n < 3 || (unsigned char)s[n - 1] != 0xff || s[n - 2] != '\0')
+		return NULL;
+	if (len)
+		*len = n - 2;
+	return s;
+}
+
+bool pyjson_is_int(const json_t *v)
+{
+	return json_is_integer(v) || pyjson_bigint_digits(v, NULL);
+}
+
+bool pyjson_int_get(const json_t *v, pyint *out)
+{
+	if (json_is_integer(v)) {
+		pyint_set_ll(out, json_integer_value(v));
+		return true;
+	}
+	size_t n;
+	const char *d = pyjson_bigint_digits(v, &n);
+	if (!d)
+		return false;
+	bool neg = d[0] == '-';
+	pyint_from_digits(out, d + neg, n - neg, 10);
+	if (neg)
+		pyint_neg(out);
+	return true;
+}
+
 static void put_string(struct out *o, const char *s, size_t len)
 {
 	put(o, "\"", 1);
@@ -149,9 +227,15 @@ static void dump(struct out *o, const json_t *v, int indent, int level)
 		pyjson_float_repr(json_real_value(v), buf, sizeof buf);
 		puts_(o, buf);
 		break;
-	case JSON_STRING:
-		put_string(o, json_string_value(v), json_string_length(v));
+	case JSON_STRING: {
+		size_t n;
+		const char *digits = pyjson_bigint_digits(v, &n);
+		if (digits)
+			put(o, digits, n);
+		else
+			put_string(o, json_string_value(v), json_string_length(v));
 		break;
+	}
 	case JSON_ARRAY: {
 		size_t n = json_array_size(v);
 		if (!n) {
