@@ -28,7 +28,9 @@ static int show_hosts(inventory *inv, int mode_host, const char *pattern)
 	size_t n = 0;
 	char *err = NULL;
 	int rc = EXIT_OK;
-	if (inv_pattern_hosts(inv, pattern, &hosts, &n, &err)) {
+	int (*select)(inventory *, const char *, const char *, inv_host ***, size_t *, char **) =
+		mode_host ? inv_pattern_limit : inv_pattern_list_hosts;
+	if (select(inv, pattern, NULL, &hosts, &n, &err)) {
 		fprintf(stderr, "fleetdeck: %s\n", err);
 		rc = EXIT_USAGE;
 	} else if (mode_host) {
