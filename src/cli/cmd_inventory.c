@@ -28,9 +28,14 @@ static int show_hosts(inventory *inv, int mode_host, const char *pattern)
 	size_t n = 0;
 	char *err = NULL;
 	int rc = EXIT_OK;
+	size_t w0 = inv_warning_count(inv); /* the loader's were printed already */
 	int (*select)(inventory *, const char *, const char *, inv_host ***, size_t *, char **) =
 		mode_host ? inv_pattern_limit : inv_pattern_list_hosts;
-	if (select(inv, pattern, NULL, &hosts, &n, &err)) {
+	int failed = select(inv, pattern, NULL, &hosts, &n, &err);
+	/* warnings first, then the error, as Ansible prints them */
+	for (size_t i = w0; i < inv_warning_count(inv); i++)
+		fprintf(stderr, "[WARNING]: %s\n", inv_warning(inv, i));
+	if (failed) {
 		fprintf(stderr, "fleetdeck: %s\n", err);
 		rc = EXIT_USAGE;
 	} else if (mode_host) {
@@ -48,7 +53,6 @@ static int show_hosts(inventory *inv, int mode_host, const char *pattern)
 	}
 	free(hosts);
 	free(err);
-	cli_print_warnings(inv);
 	return rc;
 }
 
