@@ -446,7 +446,7 @@ static void vars_free(struct var *vars, size_t n)
 static int expand_hostpattern(struct parser *P, const char *pattern, char ***names, size_t *n, long *port)
 {
 	char *err = NULL;
-	if (hostrange_expand(pattern, names, n, port, &err) < 0) {
+	if (hostrange_expand_max(pattern, inv_range_budget(P->inv), names, n, port, &err) < 0) {
 		int rc = raise_error(P, "%s", err);
 		free(err);
 		return rc;
@@ -475,8 +475,10 @@ static int host_line(struct parser *P, struct str line, const char *groupname)
 {
 	struct tokens tk = { 0 };
 	const char *shlex_err = shlex_split(line, &tk);
-	if (shlex_err)
+	if (shlex_err) {
+		tokens_free(&tk); /* the tokens before the bad one */
 		return raise_error(P, "Error parsing host definition '%.*s': %s", (int)line.len, line.s, shlex_err);
+	}
 	if (!tk.n) {
 		tokens_free(&tk);
 		return raise_error(P, "list index out of range"); /* tokens[0]; cannot happen after strip() */

@@ -36,6 +36,7 @@ struct inventory {
 	size_t names_len, names_cap;
 	size_t *names_off;
 	size_t names_count, names_off_cap;
+	size_t max_hosts;    /* inv_set_max_hosts(); 0: no limit */
 };
 
 /* Variables Ansible strips from `ansible-inventory` output (cli/inventory.py INTERNAL_VARS). */
@@ -83,6 +84,15 @@ inventory *inv_new(void)
 	inv_group *ungrouped = inv_group_add(inv, "ungrouped");
 	inv_group_add_child(inv, all, ungrouped, NULL);
 	return inv;
+}
+
+void inv_set_max_hosts(inventory *inv, size_t max) { inv->max_hosts = max; }
+
+size_t inv_range_budget(const inventory *inv)
+{
+	if (!inv->max_hosts)
+		return 0;
+	return inv->max_hosts > inv->nhosts ? inv->max_hosts - inv->nhosts : 1;
 }
 
 static void free_src_vars(json_t **v, size_t n)

@@ -51,6 +51,12 @@ struct inv_host {
 };
 
 inventory *inv_new(void);
+/* A cap on the hosts a host range may add, so a range cannot take the
+ * inventory past `max` hosts (0, the default: only the 1,000,000 hosts one
+ * pattern may always expand to). The fuzz targets use it to stay fast. */
+void inv_set_max_hosts(inventory *inv, size_t max);
+/* What a host range may expand to now under that cap (0: no cap); for the parsers. */
+size_t inv_range_budget(const inventory *inv);
 /* A fresh value for the `mark` fields, so walks need no clearing pass. */
 unsigned inv_next_mark(inventory *inv);
 void inv_free(inventory *inv);
