@@ -22,6 +22,12 @@ static void usage(FILE *f)
 		"is an error here (exit 2, FILE:LINE: what is wrong), where Ansible only warns.\n");
 }
 
+static int write_stdout(void *ctx, const char *s, size_t n)
+{
+	(void)ctx;
+	return fwrite(s, 1, n, stdout) == n ? 0 : -1;
+}
+
 static int show_hosts(inventory *inv, int mode_host, const char *pattern)
 {
 	inv_host **hosts = NULL;
@@ -113,9 +119,11 @@ static int run(struct app *app, int argc, char **argv)
 		return EXIT_USAGE;
 	int rc = EXIT_OK;
 	if (mode == LIST) {
-		json_t *v = inv_list_json(inv);
-		cli_print_json(v);
-		json_decref(v);
+		/* streamed: a 100,000-host --list is some 60 MB of text */
+		if (inv_list_write(inv, write_stdout, NULL) < 0 || fputc('\n', stdout) == EOF) {
+			fprintf(stderr, "fleetdeck: writing the inventory failed\n");
+			rc = EXIT_USAGE;
+		}
 	} else if (mode == GRAPH) {
 		char *err = NULL;
 		char *g = inv_graph(inv, arg, &err);

@@ -130,6 +130,12 @@ json_t *inv_host_vars(inventory *inv, inv_host *h);
 /* `ansible-inventory --list` as a JSON object. New reference. */
 json_t *inv_list_json(inventory *inv);
 
+/* The text of `ansible-inventory --list` (what pyjson_dumps(inv_list_json(inv), 4)
+ * gives, without the final newline), handed to write(ctx, s, n) in pieces of
+ * some 64 KiB as it is made, without building the document: the way to print
+ * a big inventory. write returns 0, or -1 to stop; returns 0, or that -1. */
+int inv_list_write(inventory *inv, int (*write)(void *ctx, const char *s, size_t n), void *ctx);
+
 /* `ansible-inventory --graph [GROUP]`; NULL with *err if GROUP is no group. Caller frees. */
 char *inv_graph(inventory *inv, const char *group, char **err);
 

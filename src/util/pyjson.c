@@ -7,12 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct out {
-	char *s;
-	size_t n, cap;
-};
 
-static void put(struct out *o, const char *s, size_t n)
+static void put(pyjson_buf *o, const char *s, size_t n)
 {
 	o->s = xgrow(o->s, &o->cap, o->n + n + 1, 1);
 	memcpy(o->s + o->n, s, n);
@@ -20,7 +16,7 @@ static void put(struct out *o, const char *s, size_t n)
 	o->s[o->n] = '\0';
 }
 
-static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+static void puts_(pyjson_buf *o, const char *s) { put(o, s, strlen(s)); }
 
 void pyjson_float_repr(double d, char *out, size_t outsz)
 {
@@ -168,7 +164,7 @@ bool pyjson_int_get(const json_t *v, pyint *out)
 	return true;
 }
 
-static void put_string(struct out *o, const char *s, size_t len)
+static void put_string(pyjson_buf *o, const char *s, size_t len)
 {
 	put(o, "\"", 1);
 	size_t start = 0;
@@ -200,7 +196,7 @@ static void put_string(struct out *o, const char *s, size_t len)
 	put(o, "\"", 1);
 }
 
-static void newline(struct out *o, int indent, int level)
+static void newline(pyjson_buf *o, int indent, int level)
 {
 	put(o, "\n", 1);
 	for (int i = 0; i < indent * level; i++)
@@ -212,7 +208,7 @@ static int cmp_keys(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void dump(struct out *o, const json_t *v, int indent, int level)
+static void dump(pyjson_buf *o, const json_t *v, int indent, int level)
 {
 	char buf[64];
 	switch (json_typeof(v)) {
@@ -289,7 +285,7 @@ static void dump(struct out *o, const json_t *v, int indent, int level)
 
 char *pyjson_dumps(const json_t *v, int indent)
 {
-	struct out o = { 0 };
+	pyjson_buf o = { 0 };
 	dump(&o, v, indent, 0);
 	if (!o.s)
 		o.s = xstrdup("");
@@ -303,4 +299,19 @@ int pyjson_dumpf(const json_t *v, int indent, FILE *f)
 	int rc = fwrite(s, 1, n, f) == n ? 0 : -1;
 	free(s);
 	return rc;
+}
+
+void pyjson_append(pyjson_buf *b, const json_t *v, int indent, int level)
+{
+	dump(b, v, indent, level);
+}
+
+void pyjson_append_string(pyjson_buf *b, const char *s, size_t len)
+{
+	put_string(b, s, len);
+}
+
+void pyjson_append_raw(pyjson_buf *b, const char *s, size_t len)
+{
+	put(b, s, len);
 }

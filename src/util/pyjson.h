@@ -10,6 +10,20 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* A growing text buffer (s is NUL-terminated once anything is in it; free(s)). */
+typedef struct pyjson_buf {
+	char *s;
+	size_t n, cap;
+} pyjson_buf;
+
+/* Appends v as json.dumps writes it when v sits `level` levels deep in the
+ * document (its inner lines indented by indent * (level + 1) spaces). */
+void pyjson_append(pyjson_buf *b, const json_t *v, int indent, int level);
+/* Appends the JSON string literal of s[0..len). */
+void pyjson_append_string(pyjson_buf *b, const char *s, size_t len);
+/* Appends raw text. */
+void pyjson_append_raw(pyjson_buf *b, const char *s, size_t len);
+
 /* indent < 0: compact one-line form with Python's default separators (", ", ": "). */
 char *pyjson_dumps(const json_t *v, int indent);
 int pyjson_dumpf(const json_t *v, int indent, FILE *f);

@@ -161,6 +161,55 @@ static void test_big_ints(void **state)
 	inv_free(inv);
 }
 
+static int sink(void *ctx, const char *s, size_t n)
+{
+	pyjson_append_raw(ctx, s, n);
+	return 0;
+}
+
+static int refuse(void *ctx, const char *s, size_t n)
+{
+	(void)s;
+	(void)n;
+	++*(int *)ctx;
+	return -1;
+}
+
+/* The streamed --list is the document inv_list_json() gives, byte for byte:
+ * group names sorting before and after "_meta", hosts without variables,
+ * internal variables, nested values, a group named _meta (the hostvars win). */
+static void test_list_write(void **state)
+{
+	(void)state;
+	static const char *const inis[] = {
+		"",
+		"[empty]\n",
+		"solo\n",
+		"solo x=1 inventory_file=no\n[Zed]\nz1\n[0g]\nz1 n=[1,{'a':(2,3)}]\n[_meta]\nm1\n[web:children]\nZed\n"
+		"[web:vars]\ngroups=hidden\nkept='yes'\n[all:vars]\nx=0\ny=\"q\\\"uote\"\n",
+	};
+	for (size_t i = 0; i < sizeof inis / sizeof *inis; i++) {
+		inventory *inv = inv_new();
+		char *err = NULL;
+		assert_int_equal(ini_parse(inv, "h.ini", inis[i], strlen(inis[i]), &err), 0);
+		assert_int_equal(inv_reconcile(inv, &err), 0);
+		json_t *doc = inv_list_json(inv);
+		char *want = pyjson_dumps(doc, 4);
+		json_decref(doc);
+		pyjson_buf got = { NULL, 0, 0 };
+		assert_int_equal(inv_list_write(inv, sink, &got), 0);
+		assert_non_null(got.s);
+		assert_string_equal(got.s, want);
+		free(got.s);
+		free(want);
+		/* a sink that fails stops the writing at once */
+		int calls = 0;
+		assert_int_equal(inv_list_write(inv, refuse, &calls), -1);
+		assert_int_equal(calls, 1);
+		inv_free(inv);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_graph),
 		cmocka_unit_test(test_big_ints),
+		cmocka_unit_test(test_list_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
