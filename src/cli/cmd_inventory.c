@@ -22,13 +22,26 @@ static void usage(FILE *f)
 		"is an error here (exit 2, FILE:LINE: what is wrong), where Ansible only warns.\n");
 }
 
+static int write_stdout(void *ctx, const char *s, size_t n)
+{
+	(void)ctx;
+	return fwrite(s, 1, n, stdout) == n ? 0 : -1;
+}
+
 static int show_hosts(inventory *inv, int mode_host, const char *pattern)
 {
 	inv_host **hosts = NULL;
 	size_t n = 0;
 	char *err = NULL;
 	int rc = EXIT_OK;
-	if (inv_pattern_hosts(inv, pattern, &hosts, &n, &err)) {
+	size_t w0 = inv_warning_count(inv); /* the loader's were printed already */
+	int (*select)(inventory *, const char *, const char *, inv_host ***, size_t *, char **) =
+		mode_host ? inv_pattern_limit : inv_pattern_list_hosts;
+	int failed = select(inv, pattern, NULL, &hosts, &n, &err);
+	/* warnings first, then the error, as Ansible prints them */
+	for (size_t i = w0; i < inv_warning_count(inv); i++)
+		fprintf(stderr, "[WARNING]: %s\n", inv_warning(inv, i));
+	if (failed) {
 		fprintf(stderr, "fleetdeck: %s\n", err);
 		rc = EXIT_USAGE;
 	} else if (mode_host) {
@@ -46,7 +59,6 @@ static int show_hosts(inventory *inv, int mode_host, const char *pattern)
 	}
 	free(hosts);
 	free(err);
-	cli_print_warnings(inv);
 	return rc;
 }
 
@@ -107,9 +119,11 @@ static int run(struct app *app, int argc, char **argv)
 		return EXIT_USAGE;
 	int rc = EXIT_OK;
 	if (mode == LIST) {
-		json_t *v = inv_list_json(inv);
-		cli_print_json(v);
-		json_decref(v);
+		/* streamed: a 100,000-host --list is some 60 MB of text */
+		if (inv_list_write(inv, write_stdout, NULL) < 0 || fputc('\n', stdout) == EOF) {
+			fprintf(stderr, "fleetdeck: writing the inventory failed\n");
+			rc = EXIT_USAGE;
+		}
 	} else if (mode == GRAPH) {
 		char *err = NULL;
 		char *g = inv_graph(inv, arg, &err);

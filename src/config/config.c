@@ -343,6 +343,50 @@ static int read_value(struct parser *ps, const char *key, fd_config *cfg)
 	return 0;
 }
 
+/* The settings from a parser whose input is set; closes it. */
+static int parse(struct parser *ps, fd_config *cfg)
+{
+	memset(&ps->ev, 0, sizeof ps->ev);
+	int rc = -1;
+	/* stream start, document start (or stream end for an empty file) */
+	if (next(ps) || next(ps))
+		goto out;
+	if (ps->ev.type == YAML_STREAM_END_EVENT) {
+		rc = 0;
+		goto out;
+	}
+	if (next(ps))
+		goto out;
+	if (ps->ev.type == YAML_SCALAR_EVENT && ps->ev.data.scalar.length == 0 && !ps->ev.data.scalar.quoted_implicit) {
+		rc = 0; /* a document with only comments */
+		goto out;
+	}
+	if (ps->ev.type != YAML_MAPPING_START_EVENT) {
+		fail(ps, ps->ev.start_mark.line, "expected a mapping of settings");
+		goto out;
+	}
+	for (;;) {
+		if (next(ps))
+			goto out;
+		if (ps->ev.type == YAML_MAPPING_END_EVENT)
+			break;
+		if (ps->ev.type != YAML_SCALAR_EVENT) {
+			fail(ps, ps->ev.start_mark.line, "expected a setting name");
+			goto out;
+		}
+		char *key = xstrdup((const char *)ps->ev.data.scalar.value);
+		int r = next(ps) ? -1 : read_value(ps, key, cfg);
+		free(key);
+		if (r)
+			goto out;
+	}
+	rc = 0;
+out:
+	yaml_event_delete(&ps->ev);
+	yaml_parser_delete(&ps->p);
+	return rc;
+}
+
 int config_load(const char *path, fd_config *cfg, char **err)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -359,46 +403,19 @@ int config_load(const char *path, fd_config *cfg, char **err)
 	struct parser ps = { .path = path, .err = err };
 	yaml_parser_initialize(&ps.p);
 	yaml_parser_set_input_file(&ps.p, f);
-	memset(&ps.ev, 0, sizeof ps.ev);
-	int rc = -1;
-	/* stream start, document start (or stream end for an empty file) */
-	if (next(&ps) || next(&ps))
-		goto out;
-	if (ps.ev.type == YAML_STREAM_END_EVENT) {
-		rc = 0;
-		goto out;
-	}
-	if (next(&ps))
-		goto out;
-	if (ps.ev.type == YAML_SCALAR_EVENT && ps.ev.data.scalar.length == 0 && !ps.ev.data.scalar.quoted_implicit) {
-		rc = 0; /* a document with only comments */
-		goto out;
-	}
-	if (ps.ev.type != YAML_MAPPING_START_EVENT) {
-		fail(&ps, ps.ev.start_mark.line, "expected a mapping of settings");
-		goto out;
-	}
-	for (;;) {
-		if (next(&ps))
-			goto out;
-		if (ps.ev.type == YAML_MAPPING_END_EVENT)
-			break;
-		if (ps.ev.type != YAML_SCALAR_EVENT) {
-			fail(&ps, ps.ev.start_mark.line, "expected a setting name");
-			goto out;
-		}
-		char *key = xstrdup((const char *)ps.ev.data.scalar.value);
-		int r = next(&ps) ? -1 : read_value(&ps, key, cfg);
-		free(key);
-		if (r)
-			goto out;
-	}
-	rc = 0;
-out:
-	yaml_event_delete(&ps.ev);
-	yaml_parser_delete(&ps.p);
+	int rc = parse(&ps, cfg);
 	fclose(f);
 	return rc;
+}
+
+int config_parse(const char *path, const char *data, size_t len, fd_config *cfg, char **err)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->path = xstrdup(path);
+	struct parser ps = { .path = path, .err = err };
+	yaml_parser_initialize(&ps.p);
+	yaml_parser_set_input_string(&ps.p, (const unsigned char *)data, len);
+	return parse(&ps, cfg);
 }
 
 void config_strv_free(char **v, size_t n)

@@ -31,6 +31,10 @@ char *config_default_path(void);
 /* Read `path` into cfg (zeroed first). A missing file is no error (returns 0,
  * cfg->path NULL). A bad one returns -1 with *err = "file:line: what is wrong". */
 int config_load(const char *path, fd_config *cfg, char **err);
+/* config_load() of the file's contents data[0..len), read from `path` (for
+ * messages and for making relative inventory paths absolute). cfg->path is
+ * set even on error: config_free() it either way. */
+int config_parse(const char *path, const char *data, size_t len, fd_config *cfg, char **err);
 void config_free(fd_config *cfg);
 
 /* The inventory sources to use, by precedence: the -i arguments, else

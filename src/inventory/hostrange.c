@@ -349,15 +349,16 @@ static bool parse_address(const char *pattern, char **host, long *port)
 struct names {
 	char **v;
 	size_t n, cap, bytes;
+	size_t max; /* at most this many */
 };
 
 static int add_name(struct names *out, char *name, const char *pattern, char **err)
 {
 	out->bytes += strlen(name) + 1;
-	if (out->n >= MAX_HOSTS || out->bytes > MAX_BYTES) {
+	if (out->n >= out->max || out->bytes > MAX_BYTES) {
 		free(name);
-		*err = xasprintf("Host pattern '%s' expands to more than %d hosts (or 256 MiB of names); fleetdeck refuses it",
-				 pattern, out->n >= MAX_HOSTS ? MAX_HOSTS : (int)out->n);
+		*err = xasprintf("Host pattern '%s' expands to more than %zu hosts (or 256 MiB of names); fleetdeck refuses it",
+				 pattern, out->n);
 		return -1;
 	}
 	out->v = xgrow(out->v, &out->cap, out->n + 1, sizeof *out->v);
@@ -559,6 +560,11 @@ void hostrange_free(char **names, size_t n)
 
 int hostrange_expand(const char *pattern, char ***names, size_t *n, long *port, char **err)
 {
+	return hostrange_expand_max(pattern, 0, names, n, port, err);
+}
+
+int hostrange_expand_max(const char *pattern, size_t max_names, char ***names, size_t *n, long *port, char **err)
+{
 	char *host;
 	long p;
 	/* BaseInventoryPlugin._expand_hostpattern: a pattern parse_address rejects
@@ -568,6 +574,7 @@ int hostrange_expand(const char *pattern, char ***names, size_t *n, long *port, 
 		p = -1;
 	}
 	struct names out = { 0 };
+	out.max = max_names && max_names < MAX_HOSTS ? max_names : MAX_HOSTS;
 	if (strchr(host, '[')) {
 		if (expand(host, &out, 1, pattern, err) < 0) {
 			hostrange_free(out.v, out.n);

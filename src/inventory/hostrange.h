@@ -12,6 +12,8 @@
  * On error returns -1 and *err is Ansible's message, without a file:line
  * prefix (the caller adds it). */
 int hostrange_expand(const char *pattern, char ***names, size_t *n, long *port, char **err);
+/* The same, refusing more than max_names names (0: the default 1,000,000). */
+int hostrange_expand_max(const char *pattern, size_t max_names, char ***names, size_t *n, long *port, char **err);
 void hostrange_free(char **names, size_t n);
 
 #endif

@@ -3,6 +3,7 @@
 #include "inventory/hostrange.h"
 #include "inventory/pyliteral.h"
 #include "util/pyint.h"
+#include "util/pyjson.h"
 #include "util/pyunicode.h"
 #include "util/xalloc.h"
 
@@ -296,9 +297,11 @@ static int py_int(struct parser *P, json_t *v, const char *type, int *out)
 		return 0;
 	}
 	if (strcmp(type, "float") == 0) {
-		if (json_is_string(v)) /* inf: see pyliteral.h */
-			return raise_error(P, "cannot convert float infinity to integer");
 		double d = trunc(json_real_value(v));
+		if (isinf(d))
+			return raise_error(P, "cannot convert float infinity to integer");
+		if (isnan(d))
+			return raise_error(P, "cannot convert float NaN to integer");
 		*out = d > INT_MAX ? INT_MAX : d < INT_MIN ? INT_MIN : (int)d;
 		return 0;
 	}
@@ -306,7 +309,9 @@ static int py_int(struct parser *P, json_t *v, const char *type, int *out)
 		if (json_is_integer(v)) {
 			ll = json_integer_value(v);
 		} else {
-			if (pyint_parse(&x, json_string_value(v), json_string_length(v), &err) < 0) {
+			if (pyjson_int_get(v, &x)) {
+				/* a big int */
+			} else if (pyint_parse(&x, json_string_value(v), json_string_length(v), &err) < 0) {
 				int rc = raise_error(P, "%s", err);
 				free(err);
 				return rc;
@@ -441,7 +446,7 @@ static void vars_free(struct var *vars, size_t n)
 static int expand_hostpattern(struct parser *P, const char *pattern, char ***names, size_t *n, long *port)
 {
 	char *err = NULL;
-	if (hostrange_expand(pattern, names, n, port, &err) < 0) {
+	if (hostrange_expand_max(pattern, inv_range_budget(P->inv), names, n, port, &err) < 0) {
 		int rc = raise_error(P, "%s", err);
 		free(err);
 		return rc;
@@ -470,8 +475,10 @@ static int host_line(struct parser *P, struct str line, const char *groupname)
 {
 	struct tokens tk = { 0 };
 	const char *shlex_err = shlex_split(line, &tk);
-	if (shlex_err)
+	if (shlex_err) {
+		tokens_free(&tk); /* the tokens before the bad one */
 		return raise_error(P, "Error parsing host definition '%.*s': %s", (int)line.len, line.s, shlex_err);
+	}
 	if (!tk.n) {
 		tokens_free(&tk);
 		return raise_error(P, "list index out of range"); /* tokens[0]; cannot happen after strip() */

@@ -1,8 +1,11 @@
 /* inventory: Ansible's inventory data model (InventoryData, Group, Host) in C. */
 #include "inventory/inventory.h"
+#include "util/pyjson.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +36,7 @@ struct inventory {
 	size_t names_len, names_cap;
 	size_t *names_off;
 	size_t names_count, names_off_cap;
+	size_t max_hosts;    /* inv_set_max_hosts(); 0: no limit */
 };
 
 /* Variables Ansible strips from `ansible-inventory` output (cli/inventory.py INTERNAL_VARS). */
@@ -80,6 +84,15 @@ inventory *inv_new(void)
 	inv_group *ungrouped = inv_group_add(inv, "ungrouped");
 	inv_group_add_child(inv, all, ungrouped, NULL);
 	return inv;
+}
+
+void inv_set_max_hosts(inventory *inv, size_t max) { inv->max_hosts = max; }
+
+size_t inv_range_budget(const inventory *inv)
+{
+	if (!inv->max_hosts)
+		return 0;
+	return inv->max_hosts > inv->nhosts ? inv->max_hosts - inv->nhosts : 1;
 }
 
 static void free_src_vars(json_t **v, size_t n)
@@ -317,10 +330,22 @@ int inv_group_add_child(inventory *inv, inv_group *parent, inv_group *child, cha
 }
 
 /* Python's int() on what an inventory may hold: ints, bools, integral strings. */
+static int clamp_int(long long x)
+{
+	return x > INT_MAX ? INT_MAX : x < INT_MIN ? INT_MIN : (int)x;
+}
+
+/* Python's int() on what an inventory may hold: ints, bools, integral strings.
+ * Python's priority is unbounded, ours an int: larger ones saturate. */
 static int to_priority(json_t *v, int *out)
 {
 	if (json_is_integer(v)) {
-		*out = (int)json_integer_value(v);
+		*out = clamp_int(json_integer_value(v));
+		return 0;
+	}
+	const char *digits = pyjson_bigint_digits(v, NULL);
+	if (digits) {
+		*out = digits[0] == '-' ? INT_MIN : INT_MAX;
 		return 0;
 	}
 	if (json_is_boolean(v)) {
@@ -328,7 +353,10 @@ static int to_priority(json_t *v, int *out)
 		return 0;
 	}
 	if (json_is_real(v)) {
-		*out = (int)json_real_value(v);
+		double d = json_real_value(v);
+		if (isnan(d))
+			return -1;
+		*out = d >= INT_MAX ? INT_MAX : d <= INT_MIN ? INT_MIN : (int)d;
 		return 0;
 	}
 	if (json_is_string(v)) {
@@ -336,11 +364,11 @@ static int to_priority(json_t *v, int *out)
 		char *end;
 		while (*s == ' ' || *s == '\t')
 			s++;
-		long x = strtol(s, &end, 10);
+		long long x = strtoll(s, &end, 10);
 		while (*end == ' ' || *end == '\t' || *end == '\n')
 			end++;
 		if (end != s && *end == '\0') {
-			*out = (int)x;
+			*out = clamp_int(x);
 			return 0;
 		}
 	}
@@ -588,30 +616,41 @@ inv_group **inv_host_groups_sorted(inventory *inv, inv_host *h, size_t *n)
 	return out;
 }
 
-json_t *inv_host_vars(inventory *inv, inv_host *h)
+/* The variable layers of a host, lowest precedence first (see inv_host_vars). */
+static size_t host_layers(inventory *inv, inv_host *h, json_t ***layers, size_t *cap)
 {
 	inv_group *all = inv->groups[0];
-	size_t ng;
+	size_t ng, n = 0;
 	inv_group **groups = inv_host_groups_sorted(inv, h, &ng);
-	json_t *v = json_object();
 	/* Ansible's default VARIABLE_PRECEDENCE: all_inventory, groups_inventory,
 	 * all_plugins_inventory, all_plugins_play, groups_plugins_inventory,
 	 * groups_plugins_play; then host vars, then host_vars files. */
-	json_object_update(v, all->vars);
+	PUSH(*layers, n, *cap, all->vars);
 	for (size_t i = 0; i < ng; i++)
-		json_object_update(v, groups[i]->vars);
+		PUSH(*layers, n, *cap, groups[i]->vars);
 	for (size_t s = 0; s < all->nsrc_vars; s++)
 		if (all->src_vars[s])
-			json_object_update(v, all->src_vars[s]);
+			PUSH(*layers, n, *cap, all->src_vars[s]);
 	for (size_t s = 0; s < inv->nsources; s++)
 		for (size_t i = 0; i < ng; i++)
 			if (s < groups[i]->nsrc_vars && groups[i]->src_vars[s])
-				json_object_update(v, groups[i]->src_vars[s]);
-	json_object_update(v, h->vars);
+				PUSH(*layers, n, *cap, groups[i]->src_vars[s]);
+	PUSH(*layers, n, *cap, h->vars);
 	for (size_t s = 0; s < h->nsrc_vars; s++)
 		if (h->src_vars[s])
-			json_object_update(v, h->src_vars[s]);
+			PUSH(*layers, n, *cap, h->src_vars[s]);
 	free(groups);
+	return n;
+}
+
+json_t *inv_host_vars(inventory *inv, inv_host *h)
+{
+	json_t **layers = NULL;
+	size_t cap = 0, n = host_layers(inv, h, &layers, &cap);
+	json_t *v = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_update(v, layers[i]);
+	free(layers);
 	for (size_t i = 0; i < sizeof internal_vars / sizeof *internal_vars; i++)
 		json_object_del(v, internal_vars[i]);
 	return v;
@@ -754,4 +793,227 @@ const char *inv_host_names_packed(inventory *inv, const size_t **off)
 	inv->names_count = inv->nhosts;
 	*off = inv->names_off;
 	return inv->names ? inv->names : "";
+}
+
+/* ---- inv_list_write: --list as text, streamed ---- */
+
+struct lw {
+	pyjson_buf b;
+	int (*write)(void *ctx, const char *s, size_t n);
+	void *ctx;
+	int rc;
+};
+
+enum { LW_CHUNK = 1 << 16 };
+
+static void lw_raw(struct lw *w, const char *s)
+{
+	pyjson_append_raw(&w->b, s, strlen(s));
+}
+
+static void lw_flush(struct lw *w, bool force)
+{
+	if (w->rc == 0 && w->b.n && (force || w->b.n >= LW_CHUNK))
+		w->rc = w->write(w->ctx, w->b.s, w->b.n);
+	if (force || w->b.n >= LW_CHUNK)
+		w->b.n = 0;
+}
+
+static void lw_indent(struct lw *w, int level)
+{
+	static const char spaces[] = "                                ";
+	pyjson_append_raw(&w->b, "\n", 1);
+	pyjson_append_raw(&w->b, spaces, (size_t)level * 4);
+}
+
+static int cmp_str_ptr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_group_name(const void *a, const void *b)
+{
+	return strcmp((*(inv_group *const *)a)->name, (*(inv_group *const *)b)->name);
+}
+
+static int cmp_host_name(const void *a, const void *b)
+{
+	return strcmp((*(inv_host *const *)a)->name, (*(inv_host *const *)b)->name);
+}
+
+struct kv {
+	const char *key;
+	json_t *val;
+	size_t seq;
+};
+
+static int cmp_kv(const void *a, const void *b)
+{
+	const struct kv *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+	return c ? c : x->seq < y->seq ? -1 : 1;
+}
+
+/* "key": [names] at level 2 */
+static void lw_names(struct lw *w, const char *key, const char *const *names, size_t n)
+{
+	lw_indent(w, 2);
+	pyjson_append_string(&w->b, key, strlen(key));
+	lw_raw(w, ": [");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			lw_raw(w, ",");
+		lw_indent(w, 3);
+		pyjson_append_string(&w->b, names[i], strlen(names[i]));
+		lw_flush(w, false);
+	}
+	lw_indent(w, 2);
+	lw_raw(w, "]");
+}
+
+static void lw_group(struct lw *w, inventory *inv, inv_group *g)
+{
+	pyjson_append_string(&w->b, g->name, strlen(g->name));
+	lw_raw(w, ": {");
+	const char **names = NULL;
+	size_t cap = 0;
+	if (g->nchildren) {
+		names = xgrow(names, &cap, g->nchildren, sizeof *names);
+		for (size_t i = 0; i < g->nchildren; i++)
+			names[i] = g->children[i]->name;
+		lw_names(w, "children", names, g->nchildren);
+	}
+	if (g != inv->groups[0] && g->nhosts) {
+		if (g->nchildren)
+			lw_raw(w, ",");
+		names = xgrow(names, &cap, g->nhosts, sizeof *names);
+		for (size_t i = 0; i < g->nhosts; i++)
+			names[i] = g->hosts[i]->name;
+		lw_names(w, "hosts", names, g->nhosts);
+	}
+	free(names);
+	lw_indent(w, 1);
+	lw_raw(w, "}");
+}
+
+/* "_meta": {"hostvars": {...}}: each host's variables merged as inv_host_vars()
+ * merges them, without building the object: the layers' pairs sorted by key,
+ * the last layer's value of each key kept. */
+static void lw_meta(struct lw *w, inventory *inv)
+{
+	size_t n;
+	inv_host *const *all_hosts = inv_group_hosts(inv, inv->groups[0], &n);
+	inv_host **hosts = xmalloc((n ? n : 1) * sizeof *hosts);
+	memcpy(hosts, all_hosts, n * sizeof *hosts);
+	qsort(hosts, n, sizeof *hosts, cmp_host_name);
+	const char *internal[sizeof internal_vars / sizeof *internal_vars];
+	size_t ninternal = sizeof internal / sizeof *internal;
+	memcpy(internal, internal_vars, sizeof internal);
+	qsort(internal, ninternal, sizeof *internal, cmp_str_ptr);
+
+	lw_raw(w, "\"_meta\": {");
+	lw_indent(w, 2);
+	lw_raw(w, "\"hostvars\": {");
+	json_t **layers = NULL;
+	size_t cap_layers = 0, cap_kv = 0, written = 0;
+	struct kv *kv = NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = host_layers(inv, hosts[i], &layers, &cap_layers), nkv = 0;
+		for (size_t l = 0; l < nl; l++) {
+			const char *key;
+			json_t *val;
+			json_object_foreach(layers[l], key, val) {
+				kv = xgrow(kv, &cap_kv, nkv + 1, sizeof *kv);
+				kv[nkv].key = key;
+				kv[nkv].val = val;
+				kv[nkv].seq = nkv;
+				nkv++;
+			}
+		}
+		if (nkv > 1)
+			qsort(kv, nkv, sizeof *kv, cmp_kv);
+		size_t shown = 0;
+		for (size_t k = 0; k < nkv; k++) {
+			if (k + 1 < nkv && strcmp(kv[k].key, kv[k + 1].key) == 0)
+				continue; /* a later layer sets it */
+			if (bsearch(&kv[k].key, internal, ninternal, sizeof *internal, cmp_str_ptr))
+				continue;
+			if (!shown++) {
+				if (written++)
+					lw_raw(w, ",");
+				lw_indent(w, 3);
+				pyjson_append_string(&w->b, hosts[i]->name, strlen(hosts[i]->name));
+				lw_raw(w, ": {");
+			} else {
+				lw_raw(w, ",");
+			}
+			lw_indent(w, 4);
+			pyjson_append_string(&w->b, kv[k].key, strlen(kv[k].key));
+			lw_raw(w, ": ");
+			pyjson_append(&w->b, kv[k].val, 4, 4);
+		}
+		if (shown) {
+			lw_indent(w, 3);
+			lw_raw(w, "}");
+		}
+		lw_flush(w, false);
+		if (w->rc)
+			break;
+	}
+	if (written)
+		lw_indent(w, 2);
+	lw_raw(w, "}");
+	lw_indent(w, 1);
+	lw_raw(w, "}");
+	free(kv);
+	free(layers);
+	free(hosts);
+}
+
+int inv_list_write(inventory *inv, int (*write)(void *ctx, const char *s, size_t n), void *ctx)
+{
+	struct lw w = { { NULL, 0, 0 }, write, ctx, 0 };
+	/* the groups --list shows: those reached from all with hosts or children */
+	unsigned seen = inv_next_mark(inv);
+	inv_group **groups = NULL, **stack = NULL;
+	size_t ng = 0, cg = 0, ns = 0, cs = 0;
+	inv->groups[0]->mark = seen;
+	PUSH(stack, ns, cs, inv->groups[0]);
+	while (ns) {
+		inv_group *g = stack[--ns];
+		if ((g->nchildren || (g != inv->groups[0] && g->nhosts)) && strcmp(g->name, "_meta") != 0)
+			PUSH(groups, ng, cg, g);
+		for (size_t i = g->nchildren; i-- > 0;) {
+			if (g->children[i]->mark != seen) {
+				g->children[i]->mark = seen;
+				PUSH(stack, ns, cs, g->children[i]);
+			}
+		}
+	}
+	free(stack);
+	qsort(groups, ng, sizeof *groups, cmp_group_name);
+	lw_raw(&w, "{");
+	/* "_meta" among the group names in sorted order */
+	bool meta_done = false;
+	for (size_t i = 0; i <= ng && w.rc == 0; i++) {
+		if (!meta_done && (i == ng || strcmp("_meta", groups[i]->name) < 0)) {
+			if (i)
+				lw_raw(&w, ",");
+			lw_indent(&w, 1);
+			lw_meta(&w, inv);
+			meta_done = true;
+		}
+		if (i == ng)
+			break;
+		if (i || meta_done)
+			lw_raw(&w, ",");
+		lw_indent(&w, 1);
+		lw_group(&w, inv, groups[i]);
+		lw_flush(&w, false);
+	}
+	lw_raw(&w, "\n}");
+	lw_flush(&w, true);
+	free(groups);
+	free(w.b.s);
+	return w.rc;
 }

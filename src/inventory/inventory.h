@@ -51,6 +51,12 @@ struct inv_host {
 };
 
 inventory *inv_new(void);
+/* A cap on the hosts a host range may add, so a range cannot take the
+ * inventory past `max` hosts (0, the default: only the 1,000,000 hosts one
+ * pattern may always expand to). The fuzz targets use it to stay fast. */
+void inv_set_max_hosts(inventory *inv, size_t max);
+/* What a host range may expand to now under that cap (0: no cap); for the parsers. */
+size_t inv_range_budget(const inventory *inv);
 /* A fresh value for the `mark` fields, so walks need no clearing pass. */
 unsigned inv_next_mark(inventory *inv);
 void inv_free(inventory *inv);
@@ -123,6 +129,12 @@ json_t *inv_host_vars(inventory *inv, inv_host *h);
 
 /* `ansible-inventory --list` as a JSON object. New reference. */
 json_t *inv_list_json(inventory *inv);
+
+/* The text of `ansible-inventory --list` (what pyjson_dumps(inv_list_json(inv), 4)
+ * gives, without the final newline), handed to write(ctx, s, n) in pieces of
+ * some 64 KiB as it is made, without building the document: the way to print
+ * a big inventory. write returns 0, or -1 to stop; returns 0, or that -1. */
+int inv_list_write(inventory *inv, int (*write)(void *ctx, const char *s, size_t n), void *ctx);
 
 /* `ansible-inventory --graph [GROUP]`; NULL with *err if GROUP is no group. Caller frees. */
 char *inv_graph(inventory *inv, const char *group, char **err);

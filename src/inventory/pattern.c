@@ -806,6 +806,7 @@ struct cached {
 struct eval {
 	inventory *inv;
 	strmap *cache; /* _pattern_cache: pattern (without &/!) -> struct cached */
+	bool unexpected; /* the error is a Python exception other than AnsibleError */
 };
 
 struct subscript {
@@ -988,6 +989,7 @@ static struct cached *match_one_pattern(struct eval *ev, const char *p, char **e
 	if (!*p) {
 		/* Ansible indexes pattern[0] of the empty rest of "&" or "!" */
 		*err = xstrdup("Unexpected Exception, this is probably a bug: string index out of range");
+		ev->unexpected = true;
 		return NULL;
 	}
 	struct subscript sub;
@@ -1160,15 +1162,17 @@ static int read_limit(const char *limit, struct strvec *out, char **err)
 	return 0;
 }
 
-int inv_pattern_limit(inventory *inv, const char *pattern, const char *limit, inv_host ***hosts, size_t *n,
-		      char **err)
+/* get_hosts() under subset(limit); *unexpected tells an error that is not an AnsibleError */
+static int pattern_limit(inventory *inv, const char *pattern, const char *limit, inv_host ***hosts, size_t *n,
+			 bool *unexpected, char **err)
 {
 	*hosts = NULL;
 	*n = 0;
+	*unexpected = false;
 	struct strvec subset = { 0 }, pats = { 0 };
 	if (limit && read_limit(limit, &subset, err) < 0)
 		return -1;
-	struct eval ev = { inv, strmap_new() };
+	struct eval ev = { inv, strmap_new(), false };
 	struct hostvec out = { 0 };
 	split_host_pattern(pattern ? pattern : "all", &pats);
 	int rc = evaluate_patterns(&ev, pats.v, pats.n, &out, err);
@@ -1192,6 +1196,7 @@ int inv_pattern_limit(inventory *inv, const char *pattern, const char *limit, in
 	strvec_free(&pats);
 	strvec_free(&subset);
 	if (rc < 0) {
+		*unexpected = ev.unexpected;
 		free(out.v);
 		return -1;
 	}
@@ -1200,7 +1205,58 @@ int inv_pattern_limit(inventory *inv, const char *pattern, const char *limit, in
 	return 0;
 }
 
+int inv_pattern_limit(inventory *inv, const char *pattern, const char *limit, inv_host ***hosts, size_t *n,
+		      char **err)
+{
+	bool unexpected;
+	return pattern_limit(inv, pattern, limit, hosts, n, &unexpected, err);
+}
+
 int inv_pattern_hosts(inventory *inv, const char *pattern, inv_host ***hosts, size_t *n, char **err)
 {
 	return inv_pattern_limit(inv, pattern, NULL, hosts, n, err);
 }
+
+/* CLI.get_host_list() as AdHocCLI.run() calls it for --list-hosts. */
+int inv_pattern_list_hosts(inventory *inv, const char *pattern, const char *limit, inv_host ***hosts, size_t *n,
+			   char **err)
+{
+	*hosts = NULL;
+	*n = 0;
+	if (!pattern)
+		pattern = "all";
+	/* inventory.list_hosts() == []: only the implicit localhost is left */
+	size_t nall = 0;
+	inv_group *all = inv_group_get(inv, "all");
+	if (all)
+		inv_group_hosts(inv, all, &nall);
+	bool no_hosts = nall == 0;
+	if (no_hosts && !inv_is_localhost_name(pattern))
+		inv_warn(inv, "provided hosts list is empty, only localhost is available. Note that the "
+			      "implicit localhost does not match 'all'");
+	bool unexpected;
+	char *e = NULL;
+	int rc = pattern_limit(inv, pattern, limit, hosts, n, &unexpected, &e);
+	if (rc == 0 && *n == 0 && !no_hosts) {
+		rc = -1;
+		unexpected = false;
+		e = xstrdup("Specified inventory, host pattern and/or --limit leaves us with no hosts to target.");
+	}
+	if (rc == 0)
+		return 0;
+	/* an AnsibleError without --limit: no hosts, and a warning */
+	if (unexpected || (limit && *limit)) {
+		free(*hosts);
+		*hosts = NULL;
+		*n = 0;
+		*err = e;
+		return -1;
+	}
+	free(e);
+	free(*hosts);
+	*hosts = NULL;
+	*n = 0;
+	inv_warn(inv, "No hosts matched, nothing to do");
+	return 0;
+}
+

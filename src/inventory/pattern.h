@@ -20,4 +20,16 @@ int inv_pattern_hosts(inventory *inv, const char *pattern, inv_host ***hosts, si
 int inv_pattern_limit(inventory *inv, const char *pattern, const char *limit, inv_host ***hosts, size_t *n,
 		      char **err);
 
+/* What `ansible PATTERN [--limit LIMIT] --list-hosts` lists (CLI.get_host_list()
+ * as AdHocCLI.run() uses it): as inv_pattern_limit(), but when that fails with
+ * an Ansible error (a subscript out of range, an invalid regex) or selects no
+ * host of a non-empty inventory, and no LIMIT was given, the result is no
+ * hosts (return 0) and the warning "No hosts matched, nothing to do"; with a
+ * LIMIT those are errors, the latter "Specified inventory, host pattern and/or
+ * --limit leaves us with no hosts to target.". An inventory without hosts
+ * warns that only localhost is available (unless the pattern names it). */
+int inv_pattern_list_hosts(inventory *inv, const char *pattern, const char *limit, inv_host ***hosts, size_t *n,
+			   char **err);
+
 #endif
+

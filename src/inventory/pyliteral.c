@@ -1644,23 +1644,12 @@ static char *key_string(const pyval *k, size_t *len)
 
 static json_t *to_json(const pyval *v)
 {
-	long long ll;
 	switch (v->t) {
 	case V_NONE: return json_null();
 	case V_BOOL: return json_boolean(v->b);
-	case V_INT:
-		if (pyint_get_ll(&v->i, &ll))
-			return json_integer(ll);
-		{
-			char *d = pyint_str(&v->i, NULL);
-			json_t *j = json_string(d);
-			free(d);
-			return j;
-		}
+	case V_INT: return pyjson_int_new(&v->i);
 	case V_FLOAT:
-		if (isinf(v->re))
-			return json_string(v->re > 0 ? "Infinity" : "-Infinity");
-		return json_real(v->re);
+		return pyjson_real_new(v->re);
 	case V_COMPLEX: {
 		char *r = complex_repr(v->re, v->im);
 		json_t *j = json_string(r);

@@ -24,8 +24,9 @@ enum {
  * `ansible-inventory --list` would show them if it could (it cannot print any
  * of these but the first three, and dies with "Object of type ... is not JSON
  * serializable"):
- *   - int beyond int64: a string of its decimal digits (Ansible prints the bare number);
- *   - float inf, -inf (`1e400`): the strings "Infinity", "-Infinity" (Ansible prints the bare token);
+ *   - int beyond int64: a big int (pyjson.h), printed as the bare number as Ansible does;
+ *   - float inf, -inf (`1e400`): a real holding the infinity (pyjson_real_new), printed
+ *     as Infinity, -Infinity as Ansible does;
  *   - str with lone surrogates (`"\ud800"`): '?' for each, as Ansible's display writes them;
  *   - bytes (`b'x'`): decoded as UTF-8, '?' for each undecodable byte (ini.py's
  *     to_text() does this to a top-level bytes value, so only nested bytes differ);

@@ -174,7 +174,7 @@ static int parse_hosts(struct ctx *c, inv_group *g, const struct entries *e)
 		char **names, *err = NULL;
 		size_t n;
 		long port;
-		if (hostrange_expand(k->name, &names, &n, &port, &err)) {
+		if (hostrange_expand_max(k->name, inv_range_budget(c->inv), &names, &n, &port, &err)) {
 			fail(c, k->line, "%s", err);
 			free(err);
 			return -1;

@@ -213,7 +213,7 @@ enum yamlload_type yamlload_type(const yamlload_doc *d, const json_t *v)
 	switch (json_typeof(v)) {
 	case JSON_INTEGER: return YL_INT;
 	case JSON_REAL: return YL_FLOAT;
-	case JSON_STRING: return YL_JSON_STR;
+	case JSON_STRING: return pyjson_bigint_digits(v, NULL) ? YL_INT : YL_JSON_STR;
 	case JSON_ARRAY: return YL_LIST;
 	case JSON_OBJECT: return YL_DICT;
 	default: return YL_NONE;
@@ -266,7 +266,7 @@ bool yamlload_truthy(const yamlload_doc *d, const json_t *v)
 	switch (yamlload_type(d, v)) {
 	case YL_NONE: return false;
 	case YL_BOOL: return json_is_true(v);
-	case YL_INT: return json_is_integer(v) ? json_integer_value(v) != 0 : json_real_value(v) != 0;
+	case YL_INT: return json_is_integer(v) ? json_integer_value(v) != 0 : true; /* a big int is not 0 */
 	case YL_FLOAT: return json_real_value(v) != 0;
 	case YL_STR:
 	case YL_JSON_STR:
@@ -435,7 +435,7 @@ static void py_fmt(const yamlload_doc *d, const json_t *v, struct sbuf *b, bool 
 		if (json_is_integer(v))
 			sb_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		else
-			sb_printf(b, "%.0f", json_real_value(v));
+			sb_puts(b, pyjson_bigint_digits(v, NULL));
 		break;
 	case YL_FLOAT: float_str(b, json_real_value(v)); break;
 	case YL_STR:
@@ -513,34 +513,31 @@ char *yamlload_repr(const yamlload_doc *d, const json_t *v)
 	return sb_take(&b);
 }
 
-/* jansson refuses non-finite reals, but Python floats have them (.inf, .nan,
- * 1e400) and pyjson prints them as Python does. jansson's json_real_t is
- * { json_t json; double value; } in every release; store the value there,
- * and check that the guess held before trusting it. */
-static json_t *make_real(double x)
-{
-	if (isfinite(x))
-		return json_real(x);
-	json_t *r = json_real(0.0);
-	struct real_layout {
-		json_t json;
-		double value;
-	} *p = (void *)r;
-	p->value = x;
-	double back = json_real_value(r);
-	if (isnan(x) ? isnan(back) : back == x)
-		return r;
-	json_real_set(r, x > 0 ? HUGE_VAL : -HUGE_VAL);
-	return r;
-}
-
 /* ---- Python int() and float() of a string ---- */
 
-struct pyint {
-	bool big; /* beyond 64 bits: only the real value is kept */
+struct yint {
+	bool big; /* beyond int64: x holds the exact value */
 	long long i;
 	double d;
+	pyint x;
 };
+
+static void yint_free(struct yint *r)
+{
+	pyint_free(&r->x);
+}
+
+/* The JSON value of an int result: a JSON integer or a big int (pyjson.h). */
+static json_t *yint_json(struct yint *r, int sign)
+{
+	if (!r->big && !(sign < 0 && r->i == LLONG_MIN))
+		return json_integer(sign * r->i);
+	if (!r->big)
+		pyint_set_ll(&r->x, r->i);
+	if (sign < 0)
+		pyint_neg(&r->x);
+	return pyjson_int_new(&r->x);
+}
 
 static bool py_space(char c)
 {
@@ -559,8 +556,12 @@ static int digit_value(char c)
 }
 
 /* int(s, base) for base 2, 8, 10, 16. On error *msg is Python's ValueError text. */
-static int py_int(const char *s, size_t n, int base, struct pyint *out, char **msg)
+static int py_int(const char *s, size_t n, int base, struct yint *out, char **msg)
 {
+	out->big = false;
+	out->i = 0;
+	out->d = 0;
+	out->x = (pyint)PYINT_INIT;
 	const char *p = s, *end = s + n;
 	while (p < end && py_space(*p))
 		p++;
@@ -577,6 +578,7 @@ static int py_int(const char *s, size_t n, int base, struct pyint *out, char **m
 				p++;
 		}
 	}
+	const char *digits_start = p;
 	unsigned long long u = 0;
 	double d = 0;
 	bool big = false, any = false, prev_us = true;
@@ -602,10 +604,46 @@ static int py_int(const char *s, size_t n, int base, struct pyint *out, char **m
 		goto bad;
 	if (!big && u > (unsigned long long)LLONG_MAX + (neg ? 1 : 0))
 		big = true;
+	if (big) {
+		/* Python's int() of a decimal string stops at 4300 digits; other
+		 * bases have no limit, but such an int cannot be printed (str() and
+		 * json.dumps have the same limit), so it is refused here too, before
+		 * a quadratic conversion of the digits. */
+		size_t nd = 0;
+		bool lead = true;
+		for (const char *q = digits_start; q < end; q++) {
+			if (*q == '_' || (lead && *q == '0'))
+				continue;
+			lead = false;
+			nd++;
+		}
+		static const double log10_base[17] = { [2] = 0.30103, [8] = 0.90309, [10] = 1.0, [16] = 1.20412 };
+		if (base == 10 && nd > PYINT_MAX_STR_DIGITS) {
+			*msg = xasprintf("Exceeds the limit (%d digits) for integer string conversion: value has %zu "
+					 "digits; use sys.set_int_max_str_digits() to increase the limit",
+					 PYINT_MAX_STR_DIGITS, nd);
+			return -1;
+		}
+		if ((double)nd * log10_base[base] > PYINT_MAX_STR_DIGITS + 1)
+			goto too_long;
+		pyint_from_digits(&out->x, digits_start, (size_t)(end - digits_start), base);
+		size_t slen;
+		free(pyint_str(&out->x, &slen));
+		if (slen > PYINT_MAX_STR_DIGITS) {
+			pyint_free(&out->x);
+			goto too_long;
+		}
+		if (neg)
+			pyint_neg(&out->x);
+	}
 	out->big = big;
 	out->d = neg ? -d : d;
 	out->i = big ? 0 : neg ? (long long)(0 - u) : (long long)u;
 	return 0;
+too_long:
+	*msg = xasprintf("Exceeds the limit (%d digits) for integer string conversion; use "
+			 "sys.set_int_max_str_digits() to increase the limit", PYINT_MAX_STR_DIGITS);
+	return -1;
 bad:;
 	struct sbuf b = { 0 };
 	sb_printf(&b, "invalid literal for int() with base %d: ", base);
@@ -691,6 +729,13 @@ int yamlload_int(const yamlload_doc *d, const json_t *v, long long *out, char **
 			*out = json_integer_value(v);
 			return 0;
 		}
+		{
+			const char *digits = pyjson_bigint_digits(v, NULL);
+			if (digits) {
+				*out = digits[0] == '-' ? LLONG_MIN : LLONG_MAX;
+				return 0;
+			}
+		}
 		*msg = xstrdup("Python int too large to convert to C long");
 		return -1;
 	case YL_FLOAT: {
@@ -703,11 +748,7 @@ int yamlload_int(const yamlload_doc *d, const json_t *v, long long *out, char **
 			*msg = xstrdup("cannot convert float infinity to integer");
 			return -1;
 		}
-		if (fabs(x) >= 9.2e18) {
-			*msg = xstrdup("Python int too large to convert to C long");
-			return -1;
-		}
-		*out = (long long)x;
+		*out = x >= 9.2e18 ? LLONG_MAX : x <= -9.2e18 ? LLONG_MIN : (long long)x;
 		return 0;
 	}
 	case YL_STR:
@@ -715,14 +756,11 @@ int yamlload_int(const yamlload_doc *d, const json_t *v, long long *out, char **
 	case YL_UNSAFE:
 	case YL_BYTES: {
 		const char *s = t == YL_BYTES ? json_string_value(v) : yamlload_text(d, v);
-		struct pyint r;
+		struct yint r;
 		if (py_int(s, strlen(s), 10, &r, msg))
 			return -1;
-		if (r.big) {
-			*msg = xstrdup("Python int too large to convert to C long");
-			return -1;
-		}
-		*out = r.i;
+		*out = r.big ? (pyint_sign(&r.x) < 0 ? LLONG_MIN : LLONG_MAX) : r.i;
+		yint_free(&r);
 		return 0;
 	}
 	default:
@@ -1296,7 +1334,7 @@ static json_t *construct_int(struct loader *L, struct node *n)
 	json_t *v = NULL;
 	int sign = 1;
 	char *s = buf;
-	struct pyint r = { 0 };
+	struct yint r = { 0 };
 	if (!len) {
 		fail(L, n->line, "string index out of range");
 		goto out;
@@ -1320,39 +1358,46 @@ static json_t *construct_int(struct loader *L, struct node *n)
 		if (py_int(s, len, 8, &r, &msg))
 			goto err;
 	} else if (memchr(s, ':', len)) {
-		/* sexagesimal: the last part counts ones, the one before sixties... */
-		double d = 0;
-		long long acc = 0;
-		bool big = false;
+		/* sexagesimal: the last part counts ones, the one before sixties...
+		 * (Horner's rule from the first part: the same sum) */
 		const char *part = s;
+		pyint acc = PYINT_INIT;
 		for (;;) {
 			const char *colon = memchr(part, ':', len - (size_t)(part - s));
 			size_t plen = colon ? (size_t)(colon - part) : len - (size_t)(part - s);
-			struct pyint pr;
-			if (py_int(part, plen, 10, &pr, &msg))
+			struct yint pr;
+			if (py_int(part, plen, 10, &pr, &msg)) {
+				pyint_free(&acc);
 				goto err;
-			d = d * 60 + pr.d;
-			if (pr.big || __builtin_mul_overflow(acc, 60, &acc) || __builtin_add_overflow(acc, pr.i, &acc))
-				big = true;
+			}
+			if (!pr.big)
+				pyint_set_ll(&pr.x, pr.i);
+			pyint_mul_small(&acc, 60);
+			pyint_add(&acc, &acc, &pr.x);
+			yint_free(&pr);
+			if (acc.n > PYINT_MAX_STR_DIGITS / 9 + 1) {
+				/* too long to print, as above */
+				pyint_free(&acc);
+				msg = xasprintf("Exceeds the limit (%d digits) for integer string conversion; use "
+						"sys.set_int_max_str_digits() to increase the limit", PYINT_MAX_STR_DIGITS);
+				goto err;
+			}
 			if (!colon)
 				break;
 			part = colon + 1;
 		}
-		r.big = big;
-		r.i = acc;
-		r.d = d;
+		r.big = !pyint_get_ll(&acc, &r.i);
+		r.x = acc;
 	} else {
 		if (py_int(s, len, 10, &r, &msg))
 			goto err;
 	}
-	if (r.big || (sign < 0 && r.i == LLONG_MIN))
-		v = reg(L->doc, make_real(sign * r.d), YL_INT, n->line, n->col);
-	else
-		v = reg(L->doc, json_integer(sign * r.i), YL_INT, n->line, n->col);
+	v = reg(L->doc, yint_json(&r, sign), YL_INT, n->line, n->col);
 	goto out;
 err:
 	fail(L, n->line, "%s", msg);
 out:
+	yint_free(&r);
 	free(msg);
 	free(buf);
 	return v;
@@ -1417,7 +1462,7 @@ static json_t *construct_float(struct loader *L, struct node *n)
 		fail(L, n->line, "%s", msg);
 		goto out;
 	}
-	v = reg(L->doc, make_real(sign * d), YL_FLOAT, n->line, n->col);
+	v = reg(L->doc, pyjson_real_new(sign * d), YL_FLOAT, n->line, n->col);
 out:
 	free(msg);
 	free(buf);
@@ -1604,6 +1649,13 @@ static void key_form(struct loader *L, const json_t *k, struct keyform *f)
 			f->ident = xasprintf("\x01\x02n%s", buf);
 			return;
 		}
+		const char *digits = pyjson_bigint_digits(k, NULL);
+		if (digits) {
+			f->name = xstrdup(digits);
+			f->str = xstrdup(digits);
+			f->ident = xasprintf("\x01\x02n%s", digits);
+			return;
+		}
 		pyjson_float_repr(x, buf, sizeof buf);
 		f->name = xstrdup(buf);
 		if (t == YL_INT) {
@@ -1616,6 +1668,8 @@ static void key_form(struct loader *L, const json_t *k, struct keyform *f)
 			f->ident = xasprintf("\x01\x02nan%lu", ++L->uniq);
 		else if (x == floor(x) && fabs(x) < 9.2e18)
 			f->ident = xasprintf("\x01\x02n%lld", (long long)x);
+		else if (x == floor(x) && isfinite(x))
+			f->ident = xasprintf("\x01\x02n%.0f", x); /* exact digits: equal to the same big int */
 		else
 			f->ident = xasprintf("\x01\x02n%s", buf);
 		return;
@@ -2134,13 +2188,18 @@ static json_t *jp_number(struct jp *j)
 	char *tmp = xstrndup(s, (size_t)(p - s));
 	json_t *v;
 	if (real) {
-		v = reg(j->L->doc, make_real(strtod(tmp, NULL)), YL_FLOAT, j->line, 1);
+		v = reg(j->L->doc, pyjson_real_new(strtod(tmp, NULL)), YL_FLOAT, j->line, 1);
 	} else {
-		struct pyint r;
+		struct yint r;
 		char *msg = NULL;
-		py_int(tmp, strlen(tmp), 10, &r, &msg);
-		free(msg);
-		v = reg(j->L->doc, r.big ? make_real(r.d) : json_integer(r.i), YL_INT, j->line, 1);
+		if (py_int(tmp, strlen(tmp), 10, &r, &msg)) {
+			/* json.loads fails the same way (the digit limit): so does the YAML reading after it */
+			free(msg);
+			free(tmp);
+			return NULL;
+		}
+		v = reg(j->L->doc, yint_json(&r, 1), YL_INT, j->line, 1);
+		yint_free(&r);
 	}
 	free(tmp);
 	return v;
@@ -2239,12 +2298,12 @@ static json_t *jp_value(struct jp *j)
 	case 'f':
 		return jp_lit(j, "false") ? json_false() : NULL;
 	case 'N':
-		return jp_lit(j, "NaN") ? reg(j->L->doc, make_real(NAN), YL_FLOAT, j->line, 1) : NULL;
+		return jp_lit(j, "NaN") ? reg(j->L->doc, pyjson_real_new(NAN), YL_FLOAT, j->line, 1) : NULL;
 	case 'I':
-		return jp_lit(j, "Infinity") ? reg(j->L->doc, make_real(HUGE_VAL), YL_FLOAT, j->line, 1) : NULL;
+		return jp_lit(j, "Infinity") ? reg(j->L->doc, pyjson_real_new(HUGE_VAL), YL_FLOAT, j->line, 1) : NULL;
 	case '-':
 		if (jp_lit(j, "-Infinity"))
-			return reg(j->L->doc, make_real(-HUGE_VAL), YL_FLOAT, j->line, 1);
+			return reg(j->L->doc, pyjson_real_new(-HUGE_VAL), YL_FLOAT, j->line, 1);
 		return jp_number(j);
 	default:
 		return jp_number(j);

@@ -72,6 +72,13 @@ static void mul_small_add(pyint *x, uint32_t m, uint32_t a)
 	}
 }
 
+void pyint_mul_small(pyint *x, uint32_t m)
+{
+	/* any uint32 m: a limb times m plus the carry stays below 2^64 */
+	mul_small_add(x, m, 0);
+	normalize(x);
+}
+
 static int digit_value(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -33,6 +33,8 @@ int pyint_cmp(const pyint *a, const pyint *b);
 /* r = a + b; r may be a or b. */
 void pyint_add(pyint *r, const pyint *a, const pyint *b);
 void pyint_neg(pyint *x);
+/* x = x * m */
+void pyint_mul_small(pyint *x, uint32_t m);
 /* str(x); *len (if not NULL) gets the length. */
 char *pyint_str(const pyint *x, size_t *len);
 /* x as a long long, if it fits. */

@@ -7,12 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct out {
-	char *s;
-	size_t n, cap;
-};
 
-static void put(struct out *o, const char *s, size_t n)
+static void put(pyjson_buf *o, const char *s, size_t n)
 {
 	o->s = xgrow(o->s, &o->cap, o->n + n + 1, 1);
 	memcpy(o->s + o->n, s, n);
@@ -20,7 +16,7 @@ static void put(struct out *o, const char *s, size_t n)
 	o->s[o->n] = '\0';
 }
 
-static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
+static void puts_(pyjson_buf *o, const char *s) { put(o, s, strlen(s)); }
 
 void pyjson_float_repr(double d, char *out, size_t outsz)
 {
@@ -90,7 +86,85 @@ void pyjson_float_repr(double d, char *out, size_t outsz)
 	snprintf(out, outsz, "%s", res);
 }
 
-static void put_string(struct out *o, const char *s, size_t len)
+/* jansson refuses non-finite reals, but Python floats have them. jansson's
+ * json_real_t is { json_t json; double value; } in every release; store the
+ * value there, and check that the guess held before trusting it. */
+json_t *pyjson_real_new(double x)
+{
+	if (isfinite(x))
+		return json_real(x);
+	json_t *r = json_real(0.0);
+	struct real_layout {
+		json_t json;
+		double value;
+	} *p = (void *)r;
+	p->value = x;
+	double back = json_real_value(r);
+	if (isnan(x) ? isnan(back) : back == x)
+		return r;
+	json_real_set(r, x > 0 ? HUGE_VAL : -HUGE_VAL);
+	return r;
+}
+
+json_t *pyjson_bigint_new(const char *digits, size_t len)
+{
+	char *s = xmalloc(len + 2);
+	memcpy(s, digits, len);
+	s[len] = '\0';
+	s[len + 1] = '\xff';
+	json_t *j = json_stringn_nocheck(s, len + 2);
+	free(s);
+	return j;
+}
+
+json_t *pyjson_int_new(const pyint *x)
+{
+	long long ll;
+	if (pyint_get_ll(x, &ll))
+		return json_integer(ll);
+	size_t n;
+	char *d = pyint_str(x, &n);
+	json_t *j = pyjson_bigint_new(d, n);
+	free(d);
+	return j;
+}
+
+const char *pyjson_bigint_digits(const json_t *v, size_t *len)
+{
+	if (!json_is_string(v))
+		return NULL;
+	size_t n = json_string_length(v);
+	const char *s = json_string_value(v);
+	if (n < 3 || (unsigned char)s[n - 1] != 0xff || s[n - 2] != '\0')
+		return NULL;
+	if (len)
+		*len = n - 2;
+	return s;
+}
+
+bool pyjson_is_int(const json_t *v)
+{
+	return json_is_integer(v) || pyjson_bigint_digits(v, NULL);
+}
+
+bool pyjson_int_get(const json_t *v, pyint *out)
+{
+	if (json_is_integer(v)) {
+		pyint_set_ll(out, json_integer_value(v));
+		return true;
+	}
+	size_t n;
+	const char *d = pyjson_bigint_digits(v, &n);
+	if (!d)
+		return false;
+	bool neg = d[0] == '-';
+	pyint_from_digits(out, d + neg, n - neg, 10);
+	if (neg)
+		pyint_neg(out);
+	return true;
+}
+
+static void put_string(pyjson_buf *o, const char *s, size_t len)
 {
 	put(o, "\"", 1);
 	size_t start = 0;
@@ -122,7 +196,7 @@ static void put_string(struct out *o, const char *s, size_t len)
 	put(o, "\"", 1);
 }
 
-static void newline(struct out *o, int indent, int level)
+static void newline(pyjson_buf *o, int indent, int level)
 {
 	put(o, "\n", 1);
 	for (int i = 0; i < indent * level; i++)
@@ -134,7 +208,7 @@ static int cmp_keys(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void dump(struct out *o, const json_t *v, int indent, int level)
+static void dump(pyjson_buf *o, const json_t *v, int indent, int level)
 {
 	char buf[64];
 	switch (json_typeof(v)) {
@@ -149,9 +223,15 @@ static void dump(struct out *o, const json_t *v, int indent, int level)
 		pyjson_float_repr(json_real_value(v), buf, sizeof buf);
 		puts_(o, buf);
 		break;
-	case JSON_STRING:
-		put_string(o, json_string_value(v), json_string_length(v));
+	case JSON_STRING: {
+		size_t n;
+		const char *digits = pyjson_bigint_digits(v, &n);
+		if (digits)
+			put(o, digits, n);
+		else
+			put_string(o, json_string_value(v), json_string_length(v));
 		break;
+	}
 	case JSON_ARRAY: {
 		size_t n = json_array_size(v);
 		if (!n) {
@@ -205,7 +285,7 @@ static void dump(struct out *o, const json_t *v, int indent, int level)
 
 char *pyjson_dumps(const json_t *v, int indent)
 {
-	struct out o = { 0 };
+	pyjson_buf o = { 0 };
 	dump(&o, v, indent, 0);
 	if (!o.s)
 		o.s = xstrdup("");
@@ -219,4 +299,19 @@ int pyjson_dumpf(const json_t *v, int indent, FILE *f)
 	int rc = fwrite(s, 1, n, f) == n ? 0 : -1;
 	free(s);
 	return rc;
+}
+
+void pyjson_append(pyjson_buf *b, const json_t *v, int indent, int level)
+{
+	dump(b, v, indent, level);
+}
+
+void pyjson_append_string(pyjson_buf *b, const char *s, size_t len)
+{
+	put_string(b, s, len);
+}
+
+void pyjson_append_raw(pyjson_buf *b, const char *s, size_t len)
+{
+	put(b, s, len);
 }

@@ -20,6 +20,8 @@ It drives ansible's own code paths instead of re-implementing any of them:
   newline Display.display() appends;
 * a host pattern is CLI.get_host_list(inventory, None, PAT), and an AnsibleError from it
   becomes an empty list, as AdHocCLI.run() does before printing `hosts (0):`;
+* the warnings: those of loading the inventory, and those each pattern adds (with
+  "No hosts matched, nothing to do" where AdHocCLI.run() prints it);
 * every "Failed to parse SRC with PLUGIN plugin: ..." warning is recorded, with the
   FILE:LINE the plugin reported in it (ini: "FILE:LINE: msg", yaml: "The error appears to
   be in 'FILE': line N").
@@ -32,6 +34,7 @@ The output is one JSON object (and FILE.hosts: the host names, one a line):
   {"list": {...} | null, "hosts": [names in get_hosts() order], "host": {name: vars|null},
    "graph": {group-or-"": text|null}, "patterns": {pat: [names]},
    "failures": [{"src", "plugin", "msg", "file", "line"}], "warnings": [...],
+   "load_warnings": [warnings of loading the inventory], "pattern_warnings": {pat: [...]},
    "errors": [messages of AnsibleErrors the CLI would have exited on]}
 """
 
@@ -94,7 +97,9 @@ class DumpCLI(InventoryCLI):
     def run(self):
         CLI.run(self)  # parse() and the CLI's usual start-up
         self.loader, self.inventory, self.vm = self._play_prereqs()
-        res = {'list': None, 'hosts': [], 'host': {}, 'graph': {}, 'patterns': {}, 'errors': []}
+        res = {'list': None, 'hosts': [], 'host': {}, 'graph': {}, 'patterns': {}, 'errors': [],
+               'pattern_warnings': {}}
+        res['load_warnings'] = list(WARNINGS)
 
         # --list
         try:
@@ -126,11 +131,14 @@ class DumpCLI(InventoryCLI):
 
         # ansible PATTERN --list-hosts
         for pat in self.patterns:
+            start = len(WARNINGS)
             try:
                 hosts = CLI.get_host_list(self.inventory, None, pat)
             except AnsibleError:
                 hosts = []
+                WARNINGS.append('No hosts matched, nothing to do')  # AdHocCLI.run()'s warning
             res['patterns'][pat] = [to_text(h) for h in hosts]
+            res['pattern_warnings'][pat] = WARNINGS[start:]
             # each `ansible PATTERN` is a new process: forget an implicit localhost this one made
             data = self.inventory._inventory
             if data.localhost is not None and data.localhost.implicit:

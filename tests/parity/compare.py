@@ -12,6 +12,9 @@ line `counts PASSED FAILED`.
   as text.
 * --graph: byte for byte.
 * --hosts: line for line, in order (`pattern-unordered:` compares the sorted lists).
+* warnings: the `[WARNING]: ` lines of --list and of every --hosts run, against the warnings
+  ansible gives loading the inventory and evaluating the pattern, as lists (each message
+  once, whitespace runs as one space).
 * `expect: error`: exit status 2, and a stderr line whose first `PATH:LINE:` names the file
   and line where ansible (or the case's `error-line:`) says the inventory is wrong.
 """
@@ -130,6 +133,43 @@ class Checker:
             self.fail(what, self.diff(''.join(h + '\n' for h in want), ''.join(h + '\n' for h in got), what))
 
 
+# ansible's warnings that the parity run's setting (ANSIBLE_LOCALHOST_WARNING=0) switches off;
+# fleetdeck has no such setting
+UNSET_WARNINGS = ("provided hosts list is empty, only localhost is available",)
+
+
+def norm_warning(msg):
+    return ' '.join(msg.split())
+
+
+def unique(msgs):
+    seen, out = set(), []
+    for m in msgs:
+        m = norm_warning(m)
+        if m not in seen:
+            seen.add(m)
+            out.append(m)
+    return out
+
+
+def fd_warnings(stderr):
+    """The `[WARNING]: msg` lines of fleetdeck's stderr (a message may go on over lines)."""
+    out, cur = [], None
+    for ln in stderr.split('\n'):
+        if ln.startswith('[WARNING]: '):
+            if cur is not None:
+                out.append(cur)
+            cur = ln[len('[WARNING]: '):]
+        elif cur is not None and ln and not ln.startswith('fleetdeck'):
+            cur += '\n' + ln
+        elif cur is not None:
+            out.append(cur)
+            cur = None
+    if cur is not None:
+        out.append(cur)
+    return [norm_warning(w) for w in out if not w.startswith(UNSET_WARNINGS)]
+
+
 LOC_RE = re.compile(r'(?:^|\s)(\S+?):(\d+):')
 
 
@@ -165,6 +205,28 @@ def expected_error(case, ans):
         return None, 'ansible reports no line for this error; give the case an `error-line:`\n' + \
             '\n'.join('%s plugin: %s' % (f['plugin'], f['msg']) for f in mine)
     return (src, line), None
+
+
+def warnings_check(c, ans, pats):
+    """The warnings of --list and of each --hosts run: those of loading, then the pattern's,
+    each once (ansible's Display shows a repeated warning once), in order."""
+    if 'load_warnings' not in ans:
+        return
+    load = ans['load_warnings']
+    runs = [('--list', 'list', unique(load))]
+    for i, (p, _) in enumerate(pats):
+        runs.append(("--hosts '%s'" % p, 'pattern.%d' % i, unique(load + ans['pattern_warnings'].get(p, []))))
+    problems = []
+    for what, stem, want in runs:
+        _, err, rc = c.run(stem)
+        got = fd_warnings(err)
+        if got != want:
+            problems.append('%s:\n%s' % (what, c.diff(''.join(w + '\n' for w in want),
+                                                     ''.join(w + '\n' for w in got), 'warnings')))
+    if problems:
+        c.fail('warnings', '\n'.join(problems))
+    else:
+        c.ok('warnings')
 
 
 def compare_case(name, case_dir, work_dir):
@@ -216,6 +278,7 @@ def compare_case(name, case_dir, work_dir):
             c.fail(what, 'ansible_dump.py has no result for this pattern')
         else:
             c.lines_check(what, 'pattern.%d' % i, ans['patterns'][p], ordered)
+    warnings_check(c, ans, pats)
     if case['same-list']:
         what = 'same --list as %s' % case['same-list']
         try:

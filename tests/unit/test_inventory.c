@@ -7,7 +7,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "inventory/ini.h"
 #include "inventory/inventory.h"
+#include "inventory/yamlinv.h"
+#include "util/pyjson.h"
 
 static void test_ungrouped_and_all(void **state)
 {
@@ -98,6 +101,115 @@ static void test_graph(void **state)
 	inv_free(inv);
 }
 
+/* Ints beyond int64 keep their digits through parsing, merging and copying,
+ * print as JSON integers and never pass for strings or int64s. */
+static void test_big_ints(void **state)
+{
+	(void)state;
+	static const char ini[] = "h1 a=123456789012345678901234567890 b=-99999999999999999999 c=\"1234\"\n"
+				  "[g]\nh1\n[g:vars]\nd=123456789012345678901234567890\n";
+	static const char yml[] = "all:\n  hosts:\n    h2:\n      a: 123456789012345678901234567890\n"
+				  "      b: [0x1ffffffffffffffff, 9223372036854775807, -9223372036854775808]\n"
+				  "      c: 1:0:0:0:0:0:0:0:0:0:0:0\n";
+	inventory *inv = inv_new();
+	char *err = NULL;
+	assert_int_equal(ini_parse(inv, "h.ini", ini, sizeof ini - 1, &err), 0);
+	assert_int_equal(yamlinv_parse(inv, "h.yml", yml, sizeof yml - 1, &err), 0);
+	assert_int_equal(inv_reconcile(inv, &err), 0);
+
+	json_t *v = inv_host_vars(inv, inv_host_get(inv, "h1"));
+	json_t *a = json_object_get(v, "a");
+	size_t n;
+	assert_string_equal(pyjson_bigint_digits(a, &n), "123456789012345678901234567890");
+	assert_int_equal(n, 30);
+	assert_true(pyjson_is_int(a));
+	assert_false(json_is_integer(a));
+	/* read as a plain C string it is the digits, what Python's str() gives */
+	assert_string_equal(json_string_value(a), "123456789012345678901234567890");
+	assert_string_equal(pyjson_bigint_digits(json_object_get(v, "b"), NULL), "-99999999999999999999");
+	/* a small int is a plain JSON integer; :vars values are literals too (ini.py _parse_value) */
+	assert_null(pyjson_bigint_digits(json_object_get(v, "c"), NULL));
+	assert_true(json_is_integer(json_object_get(v, "c")));
+	assert_true(pyjson_is_int(json_object_get(v, "d")));
+	json_t *copy = json_deep_copy(v);
+	assert_true(json_equal(copy, v));
+	char *s = pyjson_dumps(copy, -1);
+	assert_non_null(strstr(s, "\"a\": 123456789012345678901234567890,"));
+	assert_non_null(strstr(s, "\"b\": -99999999999999999999,"));
+	assert_non_null(strstr(s, "\"c\": 1234"));
+	free(s);
+	json_decref(copy);
+	json_decref(v);
+
+	v = inv_host_vars(inv, inv_host_get(inv, "h2"));
+	s = pyjson_dumps(v, -1);
+	assert_string_equal(s, "{\"a\": 123456789012345678901234567890, "
+			       "\"b\": [36893488147419103231, 9223372036854775807, -9223372036854775808], "
+			       "\"c\": 36279705600000000000}");
+	free(s);
+	/* int64 edge values stay JSON integers */
+	json_t *b = json_object_get(v, "b");
+	assert_true(json_is_integer(json_array_get(b, 1)));
+	assert_true(json_is_integer(json_array_get(b, 2)));
+	pyint x = PYINT_INIT;
+	assert_true(pyjson_int_get(json_array_get(b, 0), &x));
+	char *d = pyint_str(&x, NULL);
+	assert_string_equal(d, "36893488147419103231");
+	free(d);
+	pyint_free(&x);
+	json_decref(v);
+	inv_free(inv);
+}
+
+static int sink(void *ctx, const char *s, size_t n)
+{
+	pyjson_append_raw(ctx, s, n);
+	return 0;
+}
+
+static int refuse(void *ctx, const char *s, size_t n)
+{
+	(void)s;
+	(void)n;
+	++*(int *)ctx;
+	return -1;
+}
+
+/* The streamed --list is the document inv_list_json() gives, byte for byte:
+ * group names sorting before and after "_meta", hosts without variables,
+ * internal variables, nested values, a group named _meta (the hostvars win). */
+static void test_list_write(void **state)
+{
+	(void)state;
+	static const char *const inis[] = {
+		"",
+		"[empty]\n",
+		"solo\n",
+		"solo x=1 inventory_file=no\n[Zed]\nz1\n[0g]\nz1 n=[1,{'a':(2,3)}]\n[_meta]\nm1\n[web:children]\nZed\n"
+		"[web:vars]\ngroups=hidden\nkept='yes'\n[all:vars]\nx=0\ny=\"q\\\"uote\"\n",
+	};
+	for (size_t i = 0; i < sizeof inis / sizeof *inis; i++) {
+		inventory *inv = inv_new();
+		char *err = NULL;
+		assert_int_equal(ini_parse(inv, "h.ini", inis[i], strlen(inis[i]), &err), 0);
+		assert_int_equal(inv_reconcile(inv, &err), 0);
+		json_t *doc = inv_list_json(inv);
+		char *want = pyjson_dumps(doc, 4);
+		json_decref(doc);
+		pyjson_buf got = { NULL, 0, 0 };
+		assert_int_equal(inv_list_write(inv, sink, &got), 0);
+		assert_non_null(got.s);
+		assert_string_equal(got.s, want);
+		free(got.s);
+		free(want);
+		/* a sink that fails stops the writing at once */
+		int calls = 0;
+		assert_int_equal(inv_list_write(inv, refuse, &calls), -1);
+		assert_int_equal(calls, 1);
+		inv_free(inv);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +217,8 @@ int main(void)
 		cmocka_unit_test(test_loop_refused),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_graph),
+		cmocka_unit_test(test_big_ints),
+		cmocka_unit_test(test_list_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -450,6 +450,68 @@ static void test_after_change(void **state)
 	inv_free(inv);
 }
 
+/* `ansible PATTERN --list-hosts` (recorded from the CLI): AnsibleErrors and
+ * empty selections become no hosts and "No hosts matched, nothing to do",
+ * unless --limit is given; other exceptions stay errors. */
+static void list_hosts_check(const char *ini, const char *pattern, const char *limit, int want_rc,
+			     const char *want_hosts, const char *want_warnings, const char *want_err)
+{
+	inventory *inv = load_ini(ini);
+	inv_host **hosts = NULL;
+	size_t n = 0;
+	char *err = NULL, *names = strdup(""), *warns = strdup("");
+	int rc = inv_pattern_list_hosts(inv, pattern, limit, &hosts, &n, &err);
+	for (size_t i = 0; i < n; i++)
+		join(&names, " ", hosts[i]->name);
+	for (size_t i = 0; i < inv_warning_count(inv); i++)
+		join(&warns, " | ", inv_warning(inv, i));
+	if (rc != want_rc)
+		fail_msg("%s: rc %d, want %d (%s)", pattern, rc, want_rc, err ? err : "");
+	if (strcmp(names, want_hosts) != 0)
+		fail_msg("%s: got [%s], want [%s]", pattern, names, want_hosts);
+	if (strcmp(warns, want_warnings) != 0)
+		fail_msg("%s: warnings [%s], want [%s]", pattern, warns, want_warnings);
+	if (want_err && (!err || strcmp(err, want_err) != 0))
+		fail_msg("%s: error [%s], want [%s]", pattern, err ? err : "", want_err);
+	if (!want_err && err)
+		fail_msg("%s: unexpected error %s", pattern, err);
+	free(hosts);
+	free(err);
+	free(names);
+	free(warns);
+	inv_free(inv);
+}
+
+#define NOTHING "No hosts matched, nothing to do"
+
+static void test_list_hosts(void **state)
+{
+	(void)state;
+	list_hosts_check(INV1, "web[0]", NULL, 0, "web1", "", NULL);
+	list_hosts_check(INV1, "web[12]", NULL, 0, "", NOTHING, NULL);
+	list_hosts_check(INV1, "db:web[12]", NULL, 0, "", NOTHING, NULL);
+	list_hosts_check(INV1, "web[-5]", NULL, 0, "", NOTHING, NULL);
+	list_hosts_check(INV1, "~(?:web)", NULL, 0, "", NOTHING, NULL);
+	list_hosts_check(INV1, "nosuch", NULL, 0, "", NOMATCH "nosuch | " NOTHING, NULL);
+	list_hosts_check(INV1, "web:&db:!db1", NULL, 0, "", NOTHING, NULL);
+	list_hosts_check(INV1, "&", NULL, -1, "", "",
+			 "Unexpected Exception, this is probably a bug: string index out of range");
+	/* with --limit the errors come through */
+	list_hosts_check(INV1, "web[12]", "all", -1, "", "", "No hosts matched the subscripted pattern 'web[12]'");
+	list_hosts_check(INV1, "web", "db", 0, "db1", "", NULL);
+	list_hosts_check(INV1, "web", "nosuchx", -1, "", NOMATCH "nosuchx",
+			 "Specified inventory, host pattern and/or --limit leaves us with no hosts to target.");
+	list_hosts_check(INV1, "web", "web[1:]", 0, "web2 web10 db1", "", NULL);
+	/* an inventory without hosts: only the implicit localhost, no error */
+	list_hosts_check("[empty]\n", "all", NULL, 0, "",
+			 "provided hosts list is empty, only localhost is available. Note that the implicit "
+			 "localhost does not match 'all'", NULL);
+	list_hosts_check("[empty]\n", "localhost", NULL, 0, "localhost", "", NULL);
+	list_hosts_check("[empty]\n", "nosuch", "x", 0, "",
+			 "provided hosts list is empty, only localhost is available. Note that the implicit "
+			 "localhost does not match 'all' | " NOMATCH "nosuch | " NOMATCH "x", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_names_shadowing_groups),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_after_change),
+		cmocka_unit_test(test_list_hosts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
