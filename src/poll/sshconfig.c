@@ -27,6 +27,7 @@ typedef struct cfg_block {
 	char **patterns; /* Host arguments; NULL with n_patterns 0 = every host */
 	size_t n_patterns;
 	int never; /* a Match block: none of its options apply */
+	long cond; /* the block an Include sat in: it must match too (-1: none) */
 	cfg_opt *opts;
 	size_t n_opts, cap_opts;
 } cfg_block;
@@ -271,9 +272,11 @@ int sshconfig_match_list(const char *patterns, const char *name)
 	return got;
 }
 
-static int block_matches(const cfg_block *b, const char *host)
+static int block_matches(const sshconfig *c, const cfg_block *b, const char *host)
 {
 	if (b->never)
+		return 0;
+	if (b->cond >= 0 && !block_matches(c, &c->blocks[b->cond], host))
 		return 0;
 	if (b->n_patterns == 0)
 		return 1;
@@ -292,12 +295,13 @@ static int block_matches(const cfg_block *b, const char *host)
 
 /* ---- loading ---- */
 
-static cfg_block *new_block(sshconfig *c, char **patterns, size_t n, int never)
+static cfg_block *new_block(sshconfig *c, char **patterns, size_t n, int never, long cond)
 {
 	c->blocks = xgrow(c->blocks, &c->cap_blocks, c->n_blocks + 1, sizeof *c->blocks);
 	cfg_block *b = &c->blocks[c->n_blocks++];
 	memset(b, 0, sizeof *b);
 	b->never = never;
+	b->cond = cond;
 	if (n) {
 		b->patterns = xcalloc(n, sizeof *b->patterns);
 		for (size_t i = 0; i < n; i++)
@@ -314,7 +318,7 @@ static char *expand_tilde(const char *home, const char *s)
 	return xstrdup(s);
 }
 
-static int load_file(sshconfig *c, const char *path, int depth, int must_exist, char **err);
+static int load_file(sshconfig *c, const char *path, int depth, long cond, char **err);
 
 static int do_include(sshconfig *c, char **args, size_t nargs, int depth, const char *file, int line,
 		      char **err)
@@ -342,26 +346,24 @@ static int do_include(sshconfig *c, char **args, size_t nargs, int depth, const 
 			return -1;
 		}
 		for (size_t k = 0; k < g.gl_pathc; k++) {
-			cfg_block *pb = &c->blocks[parent];
-			new_block(c, pb->patterns, pb->n_patterns, pb->never);
-			if (load_file(c, g.gl_pathv[k], depth + 1, 0, err) < 0) {
+			/* as OpenSSH: each file starts under the Include's condition,
+			 * and its Host blocks can only match where that one does */
+			new_block(c, NULL, 0, 0, (long)parent);
+			if (load_file(c, g.gl_pathv[k], depth + 1, (long)parent, err) < 0) {
 				globfree(&g);
 				return -1;
 			}
 		}
 		globfree(&g);
 	}
-	cfg_block *pb = &c->blocks[parent];
-	new_block(c, pb->patterns, pb->n_patterns, pb->never);
+	new_block(c, NULL, 0, 0, (long)parent);
 	return 0;
 }
 
-static int load_file(sshconfig *c, const char *path, int depth, int must_exist, char **err)
+static int load_file(sshconfig *c, const char *path, int depth, long cond, char **err)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		if (errno == ENOENT && !must_exist)
-			return 0;
 		if (errno == ENOENT)
 			return 0;
 		*err = xasprintf("%s: %s", path, strerror(errno));
@@ -401,9 +403,9 @@ static int load_file(sshconfig *c, const char *path, int depth, int must_exist, 
 				rc = -1;
 				break;
 			}
-			new_block(c, w + 1, (size_t)n - 1, 0);
+			new_block(c, w + 1, (size_t)n - 1, 0, cond);
 		} else if (strcmp(w[0], "match") == 0) {
-			new_block(c, NULL, 0, 1);
+			new_block(c, NULL, 0, 1, cond);
 		} else if (strcmp(w[0], "include") == 0) {
 			if (do_include(c, w + 1, (size_t)n - 1, depth, path, lineno, err) < 0) {
 				free_words(w);
@@ -433,8 +435,8 @@ sshconfig *sshconfig_load(const char *path, const char *home, const char *user, 
 	sshconfig *c = xcalloc(1, sizeof *c);
 	c->home = xstrdup(home ? home : "");
 	c->user = xstrdup(user ? user : "");
-	new_block(c, NULL, 0, 0);
-	if (path && *path && load_file(c, path, 0, 1, err) < 0) {
+	new_block(c, NULL, 0, 0, -1);
+	if (path && *path && load_file(c, path, 0, -1, err) < 0) {
 		sshconfig_free(c);
 		return NULL;
 	}
@@ -510,7 +512,7 @@ void sshconfig_lookup(const sshconfig *c, const char *host, const char *remote_u
 	int have_strict = 0;
 	for (size_t i = 0; i < c->n_blocks; i++) {
 		const cfg_block *b = &c->blocks[i];
-		if (!block_matches(b, host))
+		if (!block_matches(c, b, host))
 			continue;
 		for (size_t j = 0; j < b->n_opts; j++) {
 			const cfg_opt *o = &b->opts[j];
