@@ -12,7 +12,13 @@
 #   sshd_known_hosts DIR ADDR:PORT...  known_hosts lines for those, using DIR's host key
 #   sshd_wait_port ADDR PORT [NS]  bounded wait until the port accepts
 #   sshd_children PID              pids whose parent is PID
+#
+# sshd runs in a private mount namespace where the login user's ~/.bashrc is
+# an empty file (SSHD_EMPTY_BASHRC=0 to keep it): bash sources ~/.bashrc for
+# every command sshd runs, and a heavy one (pyenv init) costs 250 ms a command,
+# which would be measured instead of the transport. The host is not touched.
 SSHD_BIN=${SSHD_BIN:-/usr/sbin/sshd}
+SSHD_EMPTY_BASHRC=${SSHD_EMPTY_BASHRC:-1}
 declare -A SSHD_PID SSHD_LOG
 _sshd_pids=()
 
@@ -78,7 +84,16 @@ CFG
 	local pre=()
 	[ -n "$ns" ] && pre=(ip netns exec "$ns")
 	: >"$dir/$name/sshd.log"
-	"${pre[@]}" "$SSHD_BIN" -D -f "$cfg" -E "$dir/$name/sshd.log" &
+	local rc_file
+	rc_file=$(getent passwd "$(id -un)" | cut -d: -f6)/.bashrc
+	if [ "$SSHD_EMPTY_BASHRC" = 1 ] && [ -f "$rc_file" ]; then
+		: >"$dir/$name/empty_bashrc"
+		"${pre[@]}" unshare --mount --propagation private sh -c \
+			'mount --bind "$1" "$2" && exec "$3" -D -f "$4" -E "$5"' sh \
+			"$dir/$name/empty_bashrc" "$rc_file" "$SSHD_BIN" "$cfg" "$dir/$name/sshd.log" &
+	else
+		"${pre[@]}" "$SSHD_BIN" -D -f "$cfg" -E "$dir/$name/sshd.log" &
+	fi
 	local pid=$!
 	_sshd_pids+=("$pid")
 	SSHD_PID[$name]=$pid
