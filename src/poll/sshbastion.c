@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -41,7 +42,9 @@ typedef struct chan {
 	size_t in_len, in_off;
 	unsigned char out[CHUNK]; /* channel -> fd */
 	size_t out_len, out_off;
-	int fd_eof, fd_gone, ch_eof, sent_eof, shut_wr;
+	int fd_eof, ch_eof, sent_eof, shut_wr;
+	int dirty; /* libssh saw something for this channel: pump it */
+	struct ssh_channel_callbacks_struct cb;
 } chan;
 
 struct sshbastion {
@@ -122,6 +125,29 @@ static int req_abandoned(sshbastion *b, fwd_req *r)
 	int a = r->abandoned;
 	pthread_mutex_unlock(&b->m);
 	return a;
+}
+
+/* Packet processing marks the channels it touched, so that a round pumps
+ * those and not every channel (each idle one would cost syscalls). The data
+ * stays in libssh's buffer (0 bytes taken) until pump() reads it. */
+static int on_data(ssh_session s, ssh_channel ch, void *data, uint32_t len, int is_stderr, void *u)
+{
+	(void)s, (void)ch, (void)data, (void)len, (void)is_stderr;
+	((chan *)u)->dirty = 1;
+	return 0;
+}
+
+static void on_event(ssh_session s, ssh_channel ch, void *u)
+{
+	(void)s, (void)ch;
+	((chan *)u)->dirty = 1;
+}
+
+static int on_window(ssh_session s, ssh_channel ch, uint32_t bytes, void *u)
+{
+	(void)s, (void)ch, (void)bytes;
+	((chan *)u)->dirty = 1;
+	return 0;
 }
 
 static void chan_free(sshbastion *b, chan *c)
@@ -284,6 +310,15 @@ static void take_requests(sshbastion *b, fwd_req *list)
 		c->req = r;
 		c->host = xstrdup(r->host);
 		c->port = r->port;
+		if (c->ch) {
+			ssh_callbacks_init(&c->cb);
+			c->cb.userdata = c;
+			c->cb.channel_data_function = on_data;
+			c->cb.channel_eof_function = on_event;
+			c->cb.channel_close_function = on_event;
+			c->cb.channel_write_wontblock_function = on_window;
+			ssh_set_channel_callbacks(c->ch, &c->cb);
+		}
 		if (!c->ch) {
 			r->fd = c->fd;
 			c->fd = -1;
@@ -323,6 +358,7 @@ static int progress_opening(sshbastion *b)
 		c->req = NULL;
 		if (rc == SSH_OK) {
 			c->open = 1;
+			c->dirty = 1;
 			stat_add(b, &b->stats->s.channels_opened, 1);
 			complete(b, r, 1, DEV_REASON_NONE, NULL);
 			continue;
@@ -340,6 +376,7 @@ static int progress_opening(sshbastion *b)
 /* Moves bytes both ways; returns 0 when the channel is finished. */
 static int pump(sshbastion *b, chan *c, short revents)
 {
+	c->dirty = 0;
 	/* channel -> fd */
 	while (c->out_len < CHUNK && !c->ch_eof) {
 		int n = ssh_channel_read_nonblocking(c->ch, c->out + c->out_len, (uint32_t)(CHUNK - c->out_len), 0);
@@ -430,13 +467,10 @@ static void *bastion_main(void *arg)
 		take_requests(b, list);
 		int opening = b->s ? progress_opening(b) : 0;
 		pfd = xgrow(pfd, &cap_pfd, b->n_chans + 2, sizeof *pfd);
-		/* pump what is open; revents from the last poll are not kept, a
-		 * full-close is seen again on the next round */
+		/* channels just opened, or touched by libssh since their last pump */
 		for (size_t i = b->n_chans; i-- > 0;) {
 			chan *c = b->chans[i];
-			if (!c->open)
-				continue;
-			if (!pump(b, c, 0))
+			if (c->open && c->dirty && !pump(b, c, 0))
 				chan_remove(b, i);
 		}
 		if (b->s && !session_ok(b))
@@ -473,6 +507,9 @@ static void *bastion_main(void *arg)
 		}
 		if (opening && timeout > 50)
 			timeout = 50; /* deadlines of opening channels */
+		for (size_t i = 0; i < b->n_chans && timeout > 0; i++)
+			if (b->chans[i]->open && b->chans[i]->dirty)
+				timeout = 0; /* packets for it were read while pumping another */
 		int got = poll(pfd, n, timeout);
 		if (got < 0 && errno != EINTR)
 			break;
@@ -491,7 +528,7 @@ static void *bastion_main(void *arg)
 			for (size_t i = b->n_chans; i-- > 0;) {
 				chan *c = b->chans[i];
 				short re = first_chan + i < n ? pfd[first_chan + i].revents : 0;
-				if (c->open && re && !pump(b, c, re))
+				if (c->open && (re || c->dirty) && !pump(b, c, re))
 					chan_remove(b, i);
 			}
 			if (b->keepalive_s > 0 && now_ms() - b->last_io >= b->keepalive_s * 1000.0) {
