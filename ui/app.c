@@ -823,7 +823,7 @@ static unsigned mouse_key(struct app *a)
 	return ACT_NONE;
 }
 
-static unsigned handle_key(struct app *a, int ch)
+unsigned app_key(struct app *a, int ch)
 {
 	if (ch == KEY_RESIZE)
 		return ACT_RELAYOUT | ACT_REDRAW;
@@ -858,7 +858,8 @@ static void setup_terminal(struct app *a)
 {
 	if (!getenv("ESCDELAY"))
 		set_escdelay(25);
-	initscr();
+	if (!stdscr)
+		initscr();
 	cbreak();
 	noecho();
 	nonl();
@@ -877,7 +878,7 @@ static void setup_terminal(struct app *a)
 	refresh();
 }
 
-int console_run(const console_opts *o, inventory *inv, monitor *mon, char **err)
+struct app *app_create(const console_opts *o, inventory *inv, monitor *mon)
 {
 	struct app *a = xcalloc(1, sizeof *a);
 	a->o = *o;
@@ -888,17 +889,52 @@ int console_run(const console_opts *o, inventory *inv, monitor *mon, char **err)
 	a->lo = (layout_opts){ .fkeys = o->fkeys, .events = true };
 	a->focus = PANE_DEVICES;
 	model_init(&a->model, inv);
-	setlocale(LC_ALL, "");
 	a->d.g = glyphs_choose((glyphs_mode)o->glyph_mode, nl_langinfo(CODESET), getenv("TERM"));
 	char *terr = NULL;
 	const char *tname = o->no_color ? "monochrome" : o->theme ? o->theme : "dark";
-	char *theme_warning = NULL;
 	if (theme_load(&a->th, tname, o->theme_dirs, o->ntheme_dirs, &terr) < 0) {
-		theme_warning = xasprintf("%s (using the built-in theme)", terr ? terr : "theme not found");
+		app_message(a, true, "%s (using the built-in theme)", terr ? terr : "theme not found");
 		free(terr);
 	}
 	/* the inventory is on screen before any device answers */
 	take_snapshot(a);
+	return a;
+}
+
+void app_attach_terminal(struct app *a)
+{
+	setup_terminal(a);
+	relayout(a);
+}
+
+void app_refresh_data(struct app *a)
+{
+	take_snapshot(a);
+}
+
+void app_frame(struct app *a)
+{
+	draw_frame(a);
+}
+
+void app_destroy(struct app *a)
+{
+	if (!a)
+		return;
+	del(&a->w_header), del(&a->w_fac), del(&a->w_dev), del(&a->w_ev), del(&a->w_status), del(&a->w_keys);
+	del(&a->w_full);
+	model_free(&a->model);
+	theme_clear(&a->th);
+	free(a->sel_host);
+	free(a->detail_host);
+	free(a->message);
+	free(a);
+}
+
+int console_run(const console_opts *o, inventory *inv, monitor *mon, char **err)
+{
+	setlocale(LC_ALL, "");
+	struct app *a = app_create(o, inv, mon);
 
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 	sigemptyset(&sa.sa_mask);
@@ -907,15 +943,11 @@ int console_run(const console_opts *o, inventory *inv, monitor *mon, char **err)
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGHUP, &sa, &old_hup);
 
-	setup_terminal(a);
-	relayout(a);
-	if (theme_warning) {
-		app_message(a, true, "%s", theme_warning);
-		free(theme_warning);
-	}
-	for (size_t i = 0; i < monitor_warning_count(mon) && i < 1; i++)
-		app_message(a, true, "%s%s", monitor_warning(mon, i),
-			    monitor_warning_count(mon) > 1 ? " (and more: see the log)" : "");
+	app_attach_terminal(a);
+	if (!a->message)
+		for (size_t i = 0; i < monitor_warning_count(mon) && i < 1; i++)
+			app_message(a, true, "%s%s", monitor_warning(mon, i),
+				    monitor_warning_count(mon) > 1 ? " (and more when the console ends)" : "");
 	draw_frame(a);
 	int rc = 0;
 	if (monitor_start(mon, err) < 0)
@@ -951,7 +983,7 @@ int console_run(const console_opts *o, inventory *inv, monitor *mon, char **err)
 		/* keys: also after EINTR, which is how a resize (SIGWINCH) arrives */
 		int ch;
 		while ((ch = getch()) != ERR) {
-			act |= handle_key(a, ch);
+			act |= app_key(a, ch);
 			if (a->quit)
 				break;
 		}
@@ -971,17 +1003,10 @@ int console_run(const console_opts *o, inventory *inv, monitor *mon, char **err)
 		if (act & (ACT_REDRAW | ACT_RELAYOUT))
 			draw_frame(a);
 	}
-	del(&a->w_header), del(&a->w_fac), del(&a->w_dev), del(&a->w_ev), del(&a->w_status), del(&a->w_keys);
-	del(&a->w_full);
 	endwin();
 	sigaction(SIGTERM, &old_term, NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGHUP, &old_hup, NULL);
-	model_free(&a->model);
-	theme_clear(&a->th);
-	free(a->sel_host);
-	free(a->detail_host);
-	free(a->message);
-	free(a);
+	app_destroy(a);
 	return rc;
 }

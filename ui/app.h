@@ -91,4 +91,14 @@ void app_draw_header(struct app *a);
 /* Scroll keys for the full views. */
 unsigned app_scroll_key(struct app *a, int ch, bool *handled);
 
+/* The console without its loop, for console_run() and the benchmark: made and
+ * shown on the current terminal (initscr or newterm first, for attach). */
+struct app *app_create(const console_opts *o, inventory *inv, monitor *mon);
+void app_attach_terminal(struct app *a);
+void app_refresh_data(struct app *a);
+void app_frame(struct app *a);
+/* A key, as the loop hands it over; returns ACT_*. */
+unsigned app_key(struct app *a, int ch);
+void app_destroy(struct app *a);
+
 #endif

@@ -251,15 +251,6 @@ static int demo_start(struct demo *d, char **inv_path)
 	return rc;
 }
 
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 static int run(struct app *app, int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -293,7 +284,7 @@ static int run(struct app *app, int argc, char **argv)
 	char *db = NULL, *err = NULL;
 	if (!inv)
 		goto out;
-	raise_fd_limit();
+	cli_raise_fd_limit();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	monitor_opts mo = { .poll = app->cfg.poll, .rules = &app->cfg.rules, .limit = o.limit, .who = "console" };
 	if (o.interval_ms)

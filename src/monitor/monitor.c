@@ -307,6 +307,11 @@ static void publish(void *ctx, const poll_result *res, size_t n, const poll_cycl
 	(void)w;
 }
 
+void monitor_feed(monitor *m, const poll_result *res, size_t n, const poll_cycle_info *info)
+{
+	publish(m, res, n, info);
+}
+
 static void *thread_main(void *arg)
 {
 	monitor *m = arg;

@@ -45,6 +45,11 @@ void monitor_ack(monitor *m);
 /* Start a cycle now (also polls devices that are backing off). */
 void monitor_poll_now(monitor *m);
 
+/* Takes a cycle's results as if its own poller had made them (one per device,
+ * in the monitor's device order): for other sources of device state, tests and
+ * benchmarks. Not while monitor_start()'s thread runs. */
+void monitor_feed(monitor *m, const poll_result *res, size_t n, const poll_cycle_info *info);
+
 fleet_snapshot *monitor_snapshot(monitor *m, int64_t now_ms);
 /* The last cycle's figures, false before the first one ended. */
 bool monitor_last_cycle(monitor *m, poll_cycle_info *info);
