@@ -60,6 +60,7 @@ struct app {
 	long full_top;              /* scroll of detail, log and help */
 	long full_lines;            /* lines the full view had when last drawn */
 	char *detail_host;
+	int64_t hist_req_ms;        /* monotonic: when the detail view last asked for history */
 	bool col_hidden[UI_NCOLS];
 	/* the filter and command line */
 	app_input input;

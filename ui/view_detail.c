@@ -1,5 +1,6 @@
 /* view_detail: one device: every field, the last answers, its inventory variables, alerts and events. */
 #include "app.h"
+#include "spark.h"
 #include "util/pyjson.h"
 #include "util/xalloc.h"
 
@@ -63,6 +64,54 @@ static void draw_detail(struct app *a)
 		const dev_status *st = &d->st;
 		char t1[64], t2[64], age[32];
 		int64_t now = app_wall_ms();
+		/* sparklines from the history, read on the monitor's worker */
+		monitor_history h;
+		bool have_h = monitor_history_get(a->mon, d->host, &h);
+		int64_t mono = app_mono_ms();
+		if ((!have_h || now - h.asked_ms > 10000) && mono - a->hist_req_ms > 2000) {
+			monitor_history_request(a->mon, d->host, now);
+			a->hist_req_ms = mono;
+		}
+		add(&L, TS_TITLE, "History (last hour | last day)");
+		if (!have_h) {
+			add(&L, TS_DIM, "  reading ...");
+		} else if (h.error && !h.samples[0][1] && !h.samples[1][1]) {
+			add(&L, TS_DIM, "  %s", h.error);
+		} else {
+			/* each range gets what the width allows, buckets merged to fit */
+			int width = a->w_full ? getmaxx(a->w_full) : 80;
+			int cells = (width - 2 - 17 - 3 - 40) / 2;
+			if (cells > MONITOR_SPARK_POINTS)
+				cells = MONITOR_SPARK_POINTS;
+			if (cells < 8)
+				cells = 8;
+			for (int sr = 0; sr < MON_SERIES_COUNT; sr++) {
+				char sp[2][MONITOR_SPARK_POINTS * 4 + 1];
+				for (int r = 0; r < MON_RANGE_COUNT; r++) {
+					double v[MONITOR_SPARK_POINTS];
+					bool hv[MONITOR_SPARK_POINTS];
+					for (int c = 0; c < cells; c++) {
+						int b0 = c * MONITOR_SPARK_POINTS / cells, b1 = (c + 1) * MONITOR_SPARK_POINTS / cells;
+						double sum = 0;
+						int k = 0;
+						for (int b = b0; b < b1; b++)
+							if (h.have[sr][r][b])
+								sum += h.v[sr][r][b], k++;
+						hv[c] = k > 0;
+						v[c] = k ? sum / k : 0;
+					}
+					spark_render(a->d.g, v, hv, (size_t)cells, 0, 0, sp[r], sizeof sp[r]);
+				}
+				if (!h.samples[sr][MON_RANGE_DAY])
+					add(&L, TS_DIM, "  %-16s no samples", monitor_series_label(sr));
+				else
+					add(&L, TS_SPARK, "  %-16s %s | %s  %.4g..%.4g, %zu in the hour", monitor_series_label(sr),
+					    sp[0], sp[1], h.min[sr][MON_RANGE_DAY], h.max[sr][MON_RANGE_DAY],
+					    h.samples[sr][MON_RANGE_HOUR]);
+			}
+		}
+		monitor_history_clear(&h);
+		add(&L, TS_NORMAL, "%s", "");
 		add(&L, TS_TITLE, "State");
 		add(&L, TS_NORMAL, "  %-16s %s%s%s", "state", dev_state_name(d->state),
 		    d->reason ? " (" : "", d->reason ? dev_reason_text(d->reason) : "");

@@ -59,6 +59,15 @@ struct monitor {
 	bool have_last;
 	char *error;
 	monitor_stats stats;
+
+	/* the history worker: one request at a time, the newest wins */
+	char *db_path;
+	pthread_t hthread;
+	bool hstarted, hstop;
+	pthread_cond_t hcond;
+	char *hreq_host;       /* guarded by lock */
+	int64_t hreq_ms;
+	monitor_history hist;  /* guarded by lock */
 };
 
 static void warn(monitor *m, char *msg)
@@ -128,7 +137,9 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 		*err = xstrdup("none of the selected devices can be polled");
 		goto fail;
 	}
+	pthread_cond_init(&m->hcond, NULL);
 	if (o->db_path) {
+		m->db_path = xstrdup(o->db_path);
 		m->st = store_open(o->db_path, err);
 		if (!m->st)
 			goto fail;
@@ -329,6 +340,141 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+static const struct {
+	const char *field, *label;
+} series[] = {
+#define X(id, field, label) { field, label },
+	MONITOR_SERIES_LIST(X)
+#undef X
+};
+
+const char *monitor_series_label(monitor_series_id s)
+{
+	return (unsigned)s < MON_SERIES_COUNT ? series[s].label : "?";
+}
+
+void monitor_history_clear(monitor_history *h)
+{
+	free(h->host);
+	free(h->error);
+	memset(h, 0, sizeof *h);
+}
+
+/* Reads one answer (on the worker thread, with its own store handle). */
+static void history_read(store **st, const char *path, const char *host, int64_t now, monitor_history *h)
+{
+	memset(h, 0, sizeof *h);
+	h->host = xstrdup(host);
+	h->asked_ms = now;
+	h->ready = true;
+	if (!path) {
+		h->error = xstrdup("no history is kept (--no-history)");
+		return;
+	}
+	char *err = NULL;
+	if (!*st) {
+		store_opts so;
+		store_opts_default(&so);
+		so.must_exist = true;
+		*st = store_open_opts(path, &so, &err);
+		if (!*st) {
+			h->error = err ? err : xstrdup("cannot open the history");
+			return;
+		}
+	}
+	static const int64_t span[MON_RANGE_COUNT] = { 3600 * 1000LL, 86400 * 1000LL };
+	for (int s = 0; s < MON_SERIES_COUNT; s++)
+		for (int r = 0; r < MON_RANGE_COUNT; r++) {
+			int64_t from = now - span[r], step = span[r] / MONITOR_SPARK_POINTS;
+			store_point *pts = NULL;
+			size_t n = 0;
+			if (store_series(*st, host, series[s].field, from, now, MONITOR_SPARK_POINTS, &pts, &n, NULL, &err)) {
+				free(h->error);
+				h->error = err;
+				err = NULL;
+				continue;
+			}
+			bool any = false;
+			double weight[MONITOR_SPARK_POINTS] = { 0 };
+			for (size_t i = 0; i < n; i++) {
+				if (!pts[i].have)
+					continue;
+				int64_t b = (pts[i].ts_ms - from) / step;
+				if (b < 0 || b >= MONITOR_SPARK_POINTS)
+					continue;
+				/* points that share a bucket: their average, weighted by samples */
+				double w = pts[i].count > 0 ? (double)pts[i].count : 1;
+				h->v[s][r][b] = (h->v[s][r][b] * weight[b] + pts[i].avg * w) / (weight[b] + w);
+				weight[b] += w;
+				h->have[s][r][b] = true;
+				h->samples[s][r] += (size_t)pts[i].count;
+				if (!any || pts[i].min < h->min[s][r])
+					h->min[s][r] = pts[i].min;
+				if (!any || pts[i].max > h->max[s][r])
+					h->max[s][r] = pts[i].max;
+				any = true;
+			}
+			free(pts);
+		}
+	h->done_ms = now;
+}
+
+static void *history_main(void *arg)
+{
+	monitor *m = arg;
+	store *st = NULL;
+	pthread_mutex_lock(&m->lock);
+	while (!m->hstop) {
+		if (!m->hreq_host) {
+			pthread_cond_wait(&m->hcond, &m->lock);
+			continue;
+		}
+		char *host = m->hreq_host;
+		int64_t ts = m->hreq_ms;
+		m->hreq_host = NULL;
+		pthread_mutex_unlock(&m->lock);
+		monitor_history h;
+		history_read(&st, m->db_path, host, ts, &h);
+		free(host);
+		pthread_mutex_lock(&m->lock);
+		monitor_history_clear(&m->hist);
+		m->hist = h;
+		char b = 1;
+		ssize_t w = write(m->wake[1], &b, 1);
+		(void)w;
+	}
+	pthread_mutex_unlock(&m->lock);
+	store_close(st);
+	return NULL;
+}
+
+void monitor_history_request(monitor *m, const char *host, int64_t now_ms)
+{
+	/* the worker starts with the first question (called from one thread only: the UI's) */
+	if (!m->hstarted && pthread_create(&m->hthread, NULL, history_main, m) == 0)
+		m->hstarted = true;
+	pthread_mutex_lock(&m->lock);
+	free(m->hreq_host);
+	m->hreq_host = xstrdup(host);
+	m->hreq_ms = now_ms;
+	pthread_cond_signal(&m->hcond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool monitor_history_get(monitor *m, const char *host, monitor_history *out)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&m->lock);
+	bool ok = m->hist.host && strcmp(m->hist.host, host) == 0;
+	if (ok) {
+		*out = m->hist;
+		out->host = xstrdup(m->hist.host);
+		out->error = m->hist.error ? xstrdup(m->hist.error) : NULL;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return ok;
+}
+
 int monitor_start(monitor *m, char **err)
 {
 	if (m->started)
@@ -350,6 +496,17 @@ void monitor_free(monitor *m)
 		poller_stop(m->p);
 		pthread_join(m->thread, NULL);
 	}
+	if (m->hstarted) {
+		pthread_mutex_lock(&m->lock);
+		m->hstop = true;
+		pthread_cond_signal(&m->hcond);
+		pthread_mutex_unlock(&m->lock);
+		pthread_join(m->hthread, NULL);
+	}
+	free(m->hreq_host);
+	monitor_history_clear(&m->hist);
+	free(m->db_path);
+	pthread_cond_destroy(&m->hcond);
 	poller_free(m->p);
 	fleet_free(m->fl);
 	store_close(m->st);

@@ -82,6 +82,46 @@ void monitor_events_free(monitor_event *ev, size_t n);
  * frees each string and the array. */
 size_t monitor_cmdlog(monitor *m, const char *host, size_t max, char ***lines);
 
+/* A device's history for the detail view's sparklines, read from the store on
+ * a worker thread (never the UI's): GPU temperature, p95 latency and drift over
+ * the last hour and the last day, MONITOR_SPARK_POINTS points each (equal
+ * buckets; a bucket without samples is a gap). */
+enum { MONITOR_SPARK_POINTS = 60 };
+#define MONITOR_SERIES_LIST(X)                          \
+	X(MON_SERIES_TEMP, "gpu_temp", "GPU temperature") \
+	X(MON_SERIES_LATENCY, "latency_p95_ms", "p95 latency") \
+	X(MON_SERIES_DRIFT, "drift_ks", "drift (KS)")
+
+typedef enum {
+#define X(id, field, label) id,
+	MONITOR_SERIES_LIST(X)
+#undef X
+	MON_SERIES_COUNT
+} monitor_series_id;
+const char *monitor_series_label(monitor_series_id s);
+
+typedef enum { MON_RANGE_HOUR, MON_RANGE_DAY, MON_RANGE_COUNT } monitor_range;
+
+typedef struct monitor_history {
+	char *host;            /* owned */
+	int64_t asked_ms, done_ms;
+	bool ready;            /* the answer for host is in */
+	char *error;           /* owned; NULL if fine */
+	/* per series and range: value and valid bit per bucket, and the range's min and max */
+	double v[MON_SERIES_COUNT][MON_RANGE_COUNT][MONITOR_SPARK_POINTS];
+	bool have[MON_SERIES_COUNT][MON_RANGE_COUNT][MONITOR_SPARK_POINTS];
+	size_t samples[MON_SERIES_COUNT][MON_RANGE_COUNT];
+	double min[MON_SERIES_COUNT][MON_RANGE_COUNT], max[MON_SERIES_COUNT][MON_RANGE_COUNT];
+} monitor_history;
+
+/* Asks for host's history as of now_ms (the last request wins); the wake fd
+ * fires when it is in. Without a history database, the answer says so. */
+void monitor_history_request(monitor *m, const char *host, int64_t now_ms);
+/* A copy of the latest answer (clear with monitor_history_clear); false if
+ * nothing was asked for host yet. */
+bool monitor_history_get(monitor *m, const char *host, monitor_history *out);
+void monitor_history_clear(monitor_history *h);
+
 /* Totals: cycles run, events and commands logged since the start. */
 typedef struct monitor_stats {
 	uint64_t cycles, events, commands;

@@ -80,6 +80,8 @@ third=$(devrows main | grep -oE 'edge-[a-z]+-[0-9]+' | sed -n 3p)
 keys main j j Enter
 expect "Enter opens the selected device ($third)" main "Device $third"
 expect "detail shows the last answers" main '/status +200'
+expect "detail shows a GPU temperature sparkline from the history" main 'GPU temperature +.*(▁|▂|▃|▄|▅|▆|▇|█)'
+
 keys main G
 expect "detail scrolls to its inventory variables" main 'ansible_host +127\.91\.'
 keys main Escape
