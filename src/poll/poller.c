@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,57 +380,74 @@ static void set_state(poll_result *r, dev_state s, dev_reason reason, char *deta
 	r->detail = detail;
 }
 
-static void parse_status(poll_result *r, const char *body, size_t len, poll_fetch *f)
+int poll_parse_status(const char *body, size_t len, dev_status *st, char **err)
 {
 	json_error_t je;
 	json_t *j = json_loadb(body ? body : "", len, 0, &je);
-	char *err = NULL;
-	dev_status st = { 0 };
 	if (!j) {
-		err = xasprintf("not JSON (%s)", je.text);
-	} else if (dev_status_from_json(&st, j, &err) == 0) {
-		bool ml = r->st.have & DEV_HAVE_MODEL_LOADED, mlv = r->st.model_loaded;
-		dev_status_clear(&r->st);
-		r->st = st;
-		/* the contract puts model_loaded in /health; /health comes after /status */
-		if (ml) {
-			r->st.model_loaded = mlv;
-			r->st.have |= DEV_HAVE_MODEL_LOADED;
-		} else {
-			r->st.have &= ~(unsigned)DEV_HAVE_MODEL_LOADED;
-		}
+		*err = xasprintf("not JSON (%s)", je.text);
+		return -1;
 	}
+	int rc = dev_status_from_json(st, j, err);
 	json_decref(j);
-	if (err) {
-		f->ok = false;
-		f->reason = DEV_REASON_MALFORMED;
-		f->error = err;
-	}
+	return rc;
 }
 
-static void parse_health(poll_result *r, const char *body, size_t len, poll_fetch *f)
+int poll_parse_health(const char *body, size_t len, poll_health *h, char **err)
 {
+	memset(h, 0, sizeof *h);
 	json_error_t je;
 	json_t *j = json_loadb(body ? body : "", len, 0, &je);
 	json_t *ml = json_object_get(j, "model_loaded");
 	json_t *st = json_object_get(j, "status");
 	if (!j || !json_is_object(j) || !json_is_string(st) || (ml && !json_is_boolean(ml))) {
+		*err = !j ? xasprintf("not JSON (%s)", je.text)
+			  : xstrdup("expected {\"status\": string, \"model_loaded\": bool}");
+		json_decref(j);
+		return -1;
+	}
+	snprintf(h->status, sizeof h->status, "%s", json_string_value(st));
+	if (ml) {
+		h->have_loaded = true;
+		h->model_loaded = json_is_true(ml);
+	}
+	json_decref(j);
+	return 0;
+}
+
+static void parse_status(poll_result *r, const char *body, size_t len, poll_fetch *f)
+{
+	char *err = NULL;
+	dev_status st = { 0 };
+	if (poll_parse_status(body, len, &st, &err)) {
 		f->ok = false;
 		f->reason = DEV_REASON_MALFORMED;
-		f->error = !j ? xasprintf("not JSON (%s)", je.text)
-			      : xstrdup("expected {\"status\": string, \"model_loaded\": bool}");
-		json_decref(j);
+		f->error = err;
 		return;
 	}
-	if (ml) {
-		r->st.model_loaded = json_is_true(ml);
+	dev_status_clear(&r->st);
+	r->st = st; /* model_loaded comes from /health, which comes next */
+	r->st.have &= ~(unsigned)DEV_HAVE_MODEL_LOADED;
+}
+
+static void parse_health(poll_result *r, const char *body, size_t len, poll_fetch *f)
+{
+	poll_health h;
+	char *err = NULL;
+	if (poll_parse_health(body, len, &h, &err)) {
+		f->ok = false;
+		f->reason = DEV_REASON_MALFORMED;
+		f->error = err;
+		return;
+	}
+	if (h.have_loaded) {
+		r->st.model_loaded = h.model_loaded;
 		r->st.have |= DEV_HAVE_MODEL_LOADED;
 	}
-	dev_status h = { .status = (char *)json_string_value(st) };
-	dev_state hs = dev_state_from_status(&h);
+	dev_status tmp = { .status = h.status };
+	dev_state hs = dev_state_from_status(&tmp);
 	if (hs != DEV_HEALTHY)
-		set_state(r, hs, DEV_REASON_REPORTED, xasprintf("/health says %.64s", json_string_value(st)));
-	json_decref(j);
+		set_state(r, hs, DEV_REASON_REPORTED, xasprintf("/health says %s", h.status));
 }
 
 static int next_endpoint(struct pdev *d)

@@ -57,6 +57,18 @@ typedef struct poll_target {
  * port from 1 to 65535, got 'x'") for a variable of the wrong shape. */
 int poll_target_from_vars(const char *name, const json_t *vars, poll_target *t, char **err);
 
+/* The agent's answers, as the poller reads them (exposed for tests and fuzzing).
+ * /status: into *st (cleared first; strings owned by it): 0, or -1 with *err. */
+int poll_parse_status(const char *body, size_t len, dev_status *st, char **err);
+
+typedef struct poll_health {
+	char status[65];       /* as reported, cut at 64 bytes */
+	bool have_loaded;      /* model_loaded was there */
+	bool model_loaded;
+} poll_health;
+/* /health: {"status": string, "model_loaded": bool}: 0, or -1 with *err. */
+int poll_parse_health(const char *body, size_t len, poll_health *h, char **err);
+
 /* One endpoint's fetch in one cycle. */
 typedef struct poll_fetch {
 	bool attempted;

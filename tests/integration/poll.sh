@@ -100,6 +100,18 @@ ctl "/devices/${hosts[3]}/set" '{"slow_ms": 3000}'
 "$FD" report -i "$INV" --limit "${hosts[3]}" --format json --no-history --timeout 1 >"$tmp/faults.json"
 check "slow (3 s) with a 1 s timeout: unreachable, timeout" check_dev "${hosts[3]}" unreachable timeout
 
+# the same faults under valgrind (plain builds only: a sanitizer build cannot run under it)
+if command -v valgrind >/dev/null && ! grep -q 'FLEETDECK_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null; then
+	for i in "${!kinds[@]}"; do ctl "/devices/${hosts[$i]}/set" "{\"fault\": \"${kinds[$i]}\", \"slow_ms\": 300}"; done
+	valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+		--errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99 \
+		"$FD" report -i "$INV" --limit "${hosts[0]}:${hosts[1]}:${hosts[2]}:${hosts[3]}:${hosts[4]}:${hosts[5]}:${hosts[6]}:${hosts[7]}:${hosts[8]}:${hosts[9]}" \
+		--format json --db "$tmp/vg.db" --timeout 2 --connect-timeout 1 >/dev/null 2>"$tmp/vg.err"
+	rc=$?
+	check "report over every fault kind is valgrind-clean (exit 1: alerts)" test "$rc" -eq 1
+	[ "$rc" -eq 1 ] || cat "$tmp/vg.err"
+fi
+
 # ---- a cycle is bounded by the timeout with 10% of devices hanging ----
 ctl /devices/all/set '{"fault": null}'
 ctl /faults '{"kind": "hang", "fraction": 0.1, "seed": 3}'
