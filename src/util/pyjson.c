@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -174,6 +175,18 @@ static void put_string(pyjson_buf *o, const char *s, size_t len)
 		['"'] = 1, ['\\'] = 1,
 	};
 	size_t plain = 0;
+	/* eight bytes at a time: a byte below 0x20, '"' or '\\' stops the run */
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	while (plain + 8 <= len) {
+		uint64_t x;
+		memcpy(&x, s + plain, 8);
+		uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+		uint64_t hit = ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) |
+			       ((bs - ones) & ~bs & highs);
+		if (hit)
+			break;
+		plain += 8;
+	}
 	while (plain < len && !special[(unsigned char)s[plain]])
 		plain++;
 	if (plain == len) {
