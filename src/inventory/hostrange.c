@@ -567,6 +567,16 @@ int hostrange_expand_max(const char *pattern, size_t max_names, char ***names, s
 {
 	char *host;
 	long p;
+	/* Without ':' there is no port, and without '[' no range: parse_address
+	 * either gives the pattern back or fails, which also means the pattern
+	 * whole. The usual host line, read without the address parsing. */
+	if (!strpbrk(pattern, ":[]")) {
+		*names = xmalloc(sizeof **names);
+		(*names)[0] = xstrdup(pattern);
+		*n = 1;
+		*port = -1;
+		return 0;
+	}
 	/* BaseInventoryPlugin._expand_hostpattern: a pattern parse_address rejects
 	 * is used whole, without a port */
 	if (!parse_address(pattern, &host, &p)) {

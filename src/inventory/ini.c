@@ -177,6 +177,16 @@ static const char *shlex_split(struct str line, struct tokens *tk)
 		bool quoted = false;
 		char escapedstate = ' ';
 		for (;;) {
+			if (state == 'a') {
+				/* the plain run of a word, all at once */
+				while (i < line.len) {
+					char p = line.s[i];
+					if (shlex_ws(p) || p == '#' || p == '\'' || p == '"' || p == '\\')
+						break;
+					tok[n++] = p;
+					i++;
+				}
+			}
 			bool eof = i >= line.len;
 			char c = eof ? 0 : line.s[i++];
 			if (state == ' ') {
@@ -534,8 +544,12 @@ static int host_line(struct parser *P, struct str line, const char *groupname)
 		/* Host(name, port) sets ansible_port only on creation, and only if truthy */
 		if (is_new && port > 0)
 			inv_host_set_var(h, "ansible_port", json_integer(port));
+		/* set_variable() for each, its group lookup done once */
+		bool group_named = inv_group_get(P->inv, name) != NULL;
 		for (size_t j = 0; j < nvars; j++) {
-			if (set_variable(P, name, vars[j].key, vars[j].value, vars[j].type) < 0) {
+			if (!group_named) {
+				inv_host_set_var(h, vars[j].key, copy_value(vars[j].value));
+			} else if (set_variable(P, name, vars[j].key, vars[j].value, vars[j].type) < 0) {
 				free(name);
 				goto out;
 			}

@@ -610,8 +610,19 @@ inv_group **inv_host_groups_sorted(inventory *inv, inv_host *h, size_t *n)
 		}
 	}
 	free(stack);
-	if (nout > 1)
+	if (nout > 16) {
 		qsort(out, nout, sizeof *out, cmp_groups);
+	} else {
+		for (size_t a = 1; a < nout; a++) {
+			inv_group *x = out[a];
+			size_t b = a;
+			while (b > 0 && cmp_groups(&out[b - 1], &x) > 0) {
+				out[b] = out[b - 1];
+				b--;
+			}
+			out[b] = x;
+		}
+	}
 	*n = nout;
 	return out;
 }
@@ -806,10 +817,18 @@ struct lw {
 
 enum { LW_CHUNK = 1 << 16 };
 
-static void lw_raw(struct lw *w, const char *s)
+static inline void lw_put(struct lw *w, const char *s, size_t n)
 {
-	pyjson_append_raw(&w->b, s, strlen(s));
+	pyjson_buf *b = &w->b;
+	if (b->n + n + 1 > b->cap)
+		b->s = xgrow(b->s, &b->cap, b->n + n + 1, 1);
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = '\0';
 }
+
+/* a string literal, its length known at compile time */
+#define lw_raw(w, lit) lw_put(w, lit, sizeof lit - 1)
 
 static void lw_flush(struct lw *w, bool force)
 {
@@ -821,9 +840,8 @@ static void lw_flush(struct lw *w, bool force)
 
 static void lw_indent(struct lw *w, int level)
 {
-	static const char spaces[] = "                                ";
-	pyjson_append_raw(&w->b, "\n", 1);
-	pyjson_append_raw(&w->b, spaces, (size_t)level * 4);
+	static const char nl_spaces[] = "\n                                ";
+	lw_put(w, nl_spaces, (size_t)level * 4 + 1);
 }
 
 static int cmp_str_ptr(const void *a, const void *b)
@@ -850,8 +868,17 @@ struct kv {
 static int cmp_kv(const void *a, const void *b)
 {
 	const struct kv *x = a, *y = b;
-	int c = strcmp(x->key, y->key);
+	unsigned char cx = (unsigned char)x->key[0], cy = (unsigned char)y->key[0];
+	int c = cx != cy ? (cx < cy ? -1 : 1) : strcmp(x->key, y->key);
 	return c ? c : x->seq < y->seq ? -1 : 1;
+}
+
+/* Is key one of ansible-inventory's internal variables? */
+static bool lw_internal(const char *key, const char *const *internal, size_t n)
+{
+	if (!strchr("agiop", key[0]) || !key[0])
+		return false;
+	return bsearch(&key, internal, n, sizeof *internal, cmp_str_ptr) != NULL;
 }
 
 /* "key": [names] at level 2 */
@@ -930,13 +957,21 @@ static void lw_meta(struct lw *w, inventory *inv)
 				nkv++;
 			}
 		}
-		if (nkv > 1)
-			qsort(kv, nkv, sizeof *kv, cmp_kv);
+		/* insertion sort: a host has a few dozen pairs at most, usually */
+		for (size_t a = 1; a < nkv; a++) {
+			struct kv x = kv[a];
+			size_t b = a;
+			while (b > 0 && cmp_kv(&kv[b - 1], &x) > 0) {
+				kv[b] = kv[b - 1];
+				b--;
+			}
+			kv[b] = x;
+		}
 		size_t shown = 0;
 		for (size_t k = 0; k < nkv; k++) {
 			if (k + 1 < nkv && strcmp(kv[k].key, kv[k + 1].key) == 0)
 				continue; /* a later layer sets it */
-			if (bsearch(&kv[k].key, internal, ninternal, sizeof *internal, cmp_str_ptr))
+			if (lw_internal(kv[k].key, internal, ninternal))
 				continue;
 			if (!shown++) {
 				if (written++)

@@ -1691,6 +1691,71 @@ static const char *type_name(const pyval *v)
 	return names[v->t];
 }
 
+static bool ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static bool ascii_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* The values inventories are full of, decided without the parser: a plain
+ * word (a Name, or a SyntaxError such as `http://x:1`: not a literal), a
+ * small decimal int, True/False/None, a dotted quad (SyntaxError), a simple
+ * quoted string. Returns PYLIT_OK or PYLIT_REJECT when sure, else 2. */
+static int fast_eval(const char *s, size_t len, json_t **out, const char **type)
+{
+	if (!len)
+		return 2;
+	if (ascii_alpha(s[0])) {
+		size_t id = 1;
+		while (id < len && (ascii_alpha(s[id]) || ascii_digit(s[id])))
+			id++;
+		bool constant = (id == 4 && (memcmp(s, "True", 4) == 0 || memcmp(s, "None", 4) == 0)) ||
+				(id == 5 && memcmp(s, "False", 5) == 0);
+		if (constant) {
+			if (id != len)
+				return 2; /* `True, 1` is a tuple */
+			*out = s[0] == 'N' ? json_null() : json_boolean(s[0] == 'T');
+			*type = s[0] == 'N' ? "NoneType" : "bool";
+			return PYLIT_OK;
+		}
+		/* a name, attribute access, a - b, a/b, a@b, a:b...: never a literal
+		 * (no quote can follow, so no b'' or r'' string prefix either) */
+		for (size_t i = id; i < len; i++)
+			if (!ascii_alpha(s[i]) && !ascii_digit(s[i]) && !strchr(".:/@-", s[i]))
+				return 2;
+		return PYLIT_REJECT;
+	}
+	if (ascii_digit(s[0]) || (s[0] == '-' && len > 1)) {
+		size_t i = s[0] == '-', d = 0;
+		while (i + d < len && ascii_digit(s[i + d]))
+			d++;
+		if (i + d == len && d <= 18 && (d == 1 || s[i] != '0')) {
+			long long v = 0;
+			for (size_t k = i; k < len; k++)
+				v = v * 10 + (s[k] - '0');
+			*out = json_integer(s[0] == '-' ? -v : v);
+			*type = "int";
+			return PYLIT_OK;
+		}
+		/* 10.0.0.1: one number after another, a SyntaxError */
+		size_t dots = 0;
+		bool ok = s[0] != '-';
+		for (size_t k = 0; ok && k < len; k++) {
+			if (s[k] == '.')
+				ok = ++dots && k > 0 && k + 1 < len && s[k - 1] != '.';
+			else
+				ok = ascii_digit(s[k]);
+		}
+		return ok && dots >= 2 ? PYLIT_REJECT : 2;
+	}
+	if ((s[0] == '\'' || s[0] == '"') && len >= 2 && s[len - 1] == s[0]) {
+		for (size_t k = 1; k + 1 < len; k++)
+			if (s[k] < 0x20 || s[k] > 0x7e || s[k] == '\'' || s[k] == '"' || s[k] == '\\')
+				return 2;
+		*out = json_stringn(s + 1, len - 2);
+		*type = "str";
+		return PYLIT_OK;
+	}
+	return 2;
+}
+
 int pyliteral_eval(const char *s, size_t len, json_t **out, const char **type, char **err)
 {
 	/* literal_eval strips leading spaces and tabs (only) */
@@ -1698,6 +1763,10 @@ int pyliteral_eval(const char *s, size_t len, json_t **out, const char **type, c
 		s++;
 		len--;
 	}
+	const char *ignored;
+	int fast = fast_eval(s, len, out, type ? type : &ignored);
+	if (fast != 2)
+		return fast;
 	/* "source code string cannot contain null bytes"; text with surrogates
 	 * fails to encode for the compiler (UnicodeEncodeError, a ValueError) */
 	if (memchr(s, '\0', len) || pyu_has_badbytes(s, len))

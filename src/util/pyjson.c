@@ -4,13 +4,15 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 
 static void put(pyjson_buf *o, const char *s, size_t n)
 {
-	o->s = xgrow(o->s, &o->cap, o->n + n + 1, 1);
+	if (o->n + n + 1 > o->cap)
+		o->s = xgrow(o->s, &o->cap, o->n + n + 1, 1);
 	memcpy(o->s + o->n, s, n);
 	o->n += n;
 	o->s[o->n] = '\0';
@@ -166,6 +168,37 @@ bool pyjson_int_get(const json_t *v, pyint *out)
 
 static void put_string(pyjson_buf *o, const char *s, size_t len)
 {
+	/* the usual string has nothing to escape: one copy */
+	static const unsigned char special[256] = {
+		[0x00] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		[0x10] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		['"'] = 1, ['\\'] = 1,
+	};
+	size_t plain = 0;
+	/* eight bytes at a time: a byte below 0x20, '"' or '\\' stops the run */
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+	while (plain + 8 <= len) {
+		uint64_t x;
+		memcpy(&x, s + plain, 8);
+		uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+		uint64_t hit = ((x - ones * 0x20) & ~x & highs) | ((q - ones) & ~q & highs) |
+			       ((bs - ones) & ~bs & highs);
+		if (hit)
+			break;
+		plain += 8;
+	}
+	while (plain < len && !special[(unsigned char)s[plain]])
+		plain++;
+	if (plain == len) {
+		if (o->n + len + 3 > o->cap)
+			o->s = xgrow(o->s, &o->cap, o->n + len + 3, 1);
+		o->s[o->n] = '"';
+		memcpy(o->s + o->n + 1, s, len);
+		o->s[o->n + 1 + len] = '"';
+		o->n += len + 2;
+		o->s[o->n] = '\0';
+		return;
+	}
 	put(o, "\"", 1);
 	size_t start = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -198,8 +231,14 @@ static void put_string(pyjson_buf *o, const char *s, size_t len)
 
 static void newline(pyjson_buf *o, int indent, int level)
 {
+	static const char spaces[] = "\n                                                                ";
+	size_t n = (size_t)indent * (size_t)level;
+	if (n < sizeof spaces - 1) {
+		put(o, spaces, n + 1);
+		return;
+	}
 	put(o, "\n", 1);
-	for (int i = 0; i < indent * level; i++)
+	for (size_t i = 0; i < n; i++)
 		put(o, " ", 1);
 }
 
@@ -215,10 +254,19 @@ static void dump(pyjson_buf *o, const json_t *v, int indent, int level)
 	case JSON_NULL: puts_(o, "null"); break;
 	case JSON_TRUE: puts_(o, "true"); break;
 	case JSON_FALSE: puts_(o, "false"); break;
-	case JSON_INTEGER:
-		snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		puts_(o, buf);
+	case JSON_INTEGER: {
+		json_int_t x = json_integer_value(v);
+		unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+		char *p = buf + sizeof buf;
+		do {
+			*--p = (char)('0' + u % 10);
+			u /= 10;
+		} while (u);
+		if (x < 0)
+			*--p = '-';
+		put(o, p, (size_t)(buf + sizeof buf - p));
 		break;
+	}
 	case JSON_REAL:
 		pyjson_float_repr(json_real_value(v), buf, sizeof buf);
 		puts_(o, buf);

@@ -454,6 +454,19 @@ void pyu_strip(const char **s, size_t *len)
 {
 	const char *p = *s;
 	size_t n = *len, adv;
+	/* ASCII at both ends, the usual case: no decoding (an ASCII byte is a
+	 * whole code point, never part of another) */
+	while (n && (unsigned char)*p < 0x80 && pyu_isspace((unsigned char)*p))
+		p++, n--;
+	if (!n || (unsigned char)*p < 0x80) {
+		while (n && (unsigned char)p[n - 1] < 0x80 && pyu_isspace((unsigned char)p[n - 1]))
+			n--;
+		if (!n || (unsigned char)p[n - 1] < 0x80) {
+			*s = p;
+			*len = n;
+			return;
+		}
+	}
 	while (n) {
 		long cp = pyu_decode(p, n, &adv);
 		if (!pyu_isspace(cp))
@@ -518,6 +531,16 @@ char *pyu_repr(const char *s, size_t len)
 char *pyu_printable(const char *s, size_t len, size_t *outlen)
 {
 	char *out = xmalloc(len + 1);
+	size_t ascii = 0;
+	while (ascii < len && (unsigned char)s[ascii] < 0x80)
+		ascii++;
+	if (ascii == len) {
+		memcpy(out, s, len);
+		out[len] = '\0';
+		if (outlen)
+			*outlen = len;
+		return out;
+	}
 	size_t n = 0, adv;
 	for (size_t i = 0; i < len; i += adv) {
 		pyu_decode(s + i, len - i, &adv);

@@ -210,6 +210,50 @@ static void test_list_write(void **state)
 	}
 }
 
+/* Strings are escaped as json.dumps does wherever the special byte falls
+ * (the writer scans eight bytes at a time). */
+static void test_json_string_escapes(void **state)
+{
+	(void)state;
+	static const struct {
+		char c;
+		const char *esc;
+	} specials[] = { { '"', "\\\"" }, { '\\', "\\\\" }, { '\n', "\\n" }, { '\x01', "\\u0001" },
+			 { '\x1f', "\\u001f" }, { '\x7f', "\x7f" }, { ' ', " " } };
+	for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+		for (size_t len = 1; len <= 24; len++) {
+			for (size_t at = 0; at < len; at++) {
+				char in[32], want[64];
+				memset(in, 'a', len);
+				in[at] = specials[k].c;
+				size_t w = 0;
+				want[w++] = '"';
+				for (size_t i = 0; i < len; i++) {
+					if (i == at) {
+						strcpy(want + w, specials[k].esc);
+						w += strlen(specials[k].esc);
+					} else {
+						want[w++] = 'a';
+					}
+				}
+				want[w++] = '"';
+				want[w] = '\0';
+				json_t *j = json_stringn(in, len);
+				char *got = pyjson_dumps(j, 4);
+				assert_string_equal(got, want);
+				free(got);
+				json_decref(j);
+			}
+		}
+	}
+	/* UTF-8 passes through as it is (ensure_ascii=False) */
+	json_t *j = json_string("caf\xc3\xa9 \xe2\x82\xac and more than eight bytes");
+	char *got = pyjson_dumps(j, 4);
+	assert_string_equal(got, "\"caf\xc3\xa9 \xe2\x82\xac and more than eight bytes\"");
+	free(got);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_graph),
 		cmocka_unit_test(test_big_ints),
 		cmocka_unit_test(test_list_write),
+		cmocka_unit_test(test_json_string_escapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
