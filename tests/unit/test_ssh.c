@@ -151,6 +151,17 @@ static int children_of(long pid, long *kids, int max)
 	return n;
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
 static void write_file(const char *file, const char *text)
 {
 	FILE *f = fopen(file, "w");
@@ -369,6 +380,7 @@ static void test_reconnect_after_kill(void **state)
 	char *key = path("client_key"), *kh = path("known_hosts");
 	long before[256];
 	int nb = children_of(pid, before, 256);
+	int fds = count_fds();
 	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
 	ssh_target t = dev_target(key);
 	sshpool_result r;
@@ -395,6 +407,7 @@ static void test_reconnect_after_kill(void **state)
 	assert_int_equal(st.connects, 2);
 	assert_int_equal(st.sessions_open, 1);
 	sshpool_free(p);
+	assert_int_equal(count_fds(), fds); /* the dead session's socket was closed */
 	free(key);
 	free(kh);
 }
@@ -404,6 +417,7 @@ static void test_command_timeout(void **state)
 	(void)state;
 	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
 	char *key = path("client_key"), *kh = path("known_hosts");
+	int fds = count_fds();
 	sshpool *p = mkpool(kh, SSH_STRICT_YES, 600, 0, NULL);
 	ssh_target t = dev_target(key);
 	sshpool_result r;
@@ -426,6 +440,7 @@ static void test_command_timeout(void **state)
 	assert_string_equal(r.out, "after\n");
 	sshpool_result_clear(&r);
 	sshpool_free(p);
+	assert_int_equal(count_fds(), fds);
 	free(key);
 	free(kh);
 }
@@ -642,6 +657,7 @@ static void test_jump_one_bastion_session(void **state)
 	assert_true(np >= 2);
 	int accepted = count_in_file(blog, "Accepted publickey");
 	int fwd = count_in_file(blog, "server_request_direct_tcpip");
+	int fds = count_fds();
 	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
 	char *jump = xasprintf("root@%s", bastion);
 	enum { N = 12 };
@@ -687,6 +703,7 @@ static void test_jump_one_bastion_session(void **state)
 	long kids[64];
 	assert_int_equal(children_of(atol(bpid), kids, 64), 1);
 	sshpool_free(p);
+	assert_int_equal(count_fds(), fds); /* sockets, socketpairs, pipes: all closed */
 	for (int i = 0; i < N; i++)
 		free(names[i]);
 	free(jump);
