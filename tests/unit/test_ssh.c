@@ -585,8 +585,10 @@ static void test_ssh_config_honoured(void **state)
 			       "  IdentityFile \"%s\"\n"
 			       "  UserKnownHostsFile %s\n"
 			       "  StrictHostKeyChecking yes\n"
+			       "Host new-*\n  HostName %s\n  Port %s\n  User root\n  IdentityFile %s\n"
+			       "  UserKnownHostsFile %s/scratch/cfg_new_known_hosts\n  StrictHostKeyChecking accept-new\n"
 			       "Host *\n  Port 1\n  User nobody\n",
-			       addr, port, key, kh);
+			       addr, port, key, kh, addr, port, key, dir);
 	write_file(cfg, text);
 	/* the pool's own known_hosts is empty: only the config's makes this work */
 	char *empty = path("scratch/cfg_empty_known_hosts");
@@ -598,6 +600,18 @@ static void test_ssh_config_honoured(void **state)
 	assert_true(r.ran);
 	assert_string_equal(r.out, "root\n");
 	sshpool_result_clear(&r);
+	/* StrictHostKeyChecking accept-new from the config beats the pool's yes */
+	char *newkh = path("scratch/cfg_new_known_hosts");
+	unlink(newkh);
+	ssh_target t3 = {.name = "new-01", .host = "new-01"};
+	run1(p, &t3, "true", &r);
+	if (!r.ran)
+		fail_msg("%s", r.error);
+	sshpool_result_clear(&r);
+	char *entry = xasprintf("[%s]:%s ", addr, port);
+	assert_int_equal(count_in_file(newkh, entry), 1);
+	free(entry);
+	free(newkh);
 	/* negated: edge-skip falls to Host *, port 1: refused */
 	ssh_target t2 = {.name = "edge-skip", .host = "edge-skip"};
 	run1(p, &t2, "id -un", &r);
@@ -627,6 +641,97 @@ static void test_bad_target_is_refused_at_exec(void **state)
 	assert_int_equal(sshpool_exec(p, &t2, "true", NULL, &err), -1);
 	free(err);
 	sshpool_free(p);
+}
+
+
+static void test_reset_during_command(void **state)
+{
+	(void)state;
+	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
+	char *key = path("client_key"), *kh = path("known_hosts");
+	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
+	ssh_target t = dev_target(key);
+	sshpool_result r;
+	/* the command kills the sshd process serving the session under it */
+	run1(p, &t, "kill -9 $PPID; sleep 3", &r);
+	assert_false(r.ran);
+	assert_int_equal(r.reason, DEV_REASON_RESET);
+	assert_non_null(strstr(r.error, "dev ("));
+	sshpool_result_clear(&r);
+	run1(p, &t, "echo back", &r);
+	assert_true(r.ran);
+	sshpool_result_clear(&r);
+	sshpool_stats st;
+	sshpool_get_stats(p, &st);
+	assert_int_equal(st.connects, 2);
+	sshpool_free(p);
+	free(key);
+	free(kh);
+}
+
+static void test_keepalive_finds_dead_session(void **state)
+{
+	(void)state;
+	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
+	NEED(pidstr, "FLEETDECK_TEST_SSHD_PID");
+	long pid = atol(pidstr);
+	char *key = path("client_key"), *kh = path("known_hosts");
+	long before[256];
+	int nb = children_of(pid, before, 256);
+	sshpool_opts o = {.threads = 2, .keepalive_s = 1, .ssh_config = "", .known_hosts = kh};
+	char *err = NULL;
+	sshpool *p = sshpool_new(&o, &err);
+	assert_non_null(p);
+	ssh_target t = dev_target(key);
+	sshpool_result r;
+	run1(p, &t, "true", &r);
+	assert_true(r.ran);
+	sshpool_result_clear(&r);
+	long after[256];
+	int na = children_of(pid, after, 256);
+	for (int i = 0; i < na; i++) {
+		int old = 0;
+		for (int j = 0; j < nb; j++)
+			old |= after[i] == before[j];
+		if (!old)
+			kill((pid_t)after[i], SIGKILL);
+	}
+	/* no command is sent: the idle session's keepalive notices, within seconds */
+	sshpool_stats st;
+	double end = now_ms() + 8000;
+	do {
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+		sshpool_get_stats(p, &st);
+	} while (st.sessions_open != 0 && now_ms() < end);
+	assert_int_equal(st.sessions_open, 0);
+	sshpool_free(p);
+	free(key);
+	free(kh);
+}
+
+static void test_default_identity_from_home(void **state)
+{
+	(void)state;
+	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
+	char *kh = path("known_hosts"), *home = path("scratch/home"), *cmd = NULL;
+	cmd = xasprintf("mkdir -p %s/.ssh && cp %s/client_key %s/.ssh/id_ed25519", home, dir, home);
+	assert_int_equal(system(cmd), 0);
+	char *old = xstrdup(getenv("HOME"));
+	setenv("HOME", home, 1);
+	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
+	setenv("HOME", old, 1);
+	ssh_target t = dev_target(NULL); /* no key given: ~/.ssh/id_* */
+	sshpool_result r;
+	run1(p, &t, "echo default", &r);
+	if (!r.ran)
+		fail_msg("%s", r.error);
+	sshpool_result_clear(&r);
+	sshpool_free(p);
+	free(old);
+	free(cmd);
+	free(home);
+	free(kh);
 }
 
 /* ---- behind a bastion ---- */
@@ -839,6 +944,9 @@ int main(void)
 		cmocka_unit_test(test_session_reuse),
 		cmocka_unit_test(test_reconnect_after_kill),
 		cmocka_unit_test(test_command_timeout),
+		cmocka_unit_test(test_reset_during_command),
+		cmocka_unit_test(test_keepalive_finds_dead_session),
+		cmocka_unit_test(test_default_identity_from_home),
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_refused_and_dns),
 		cmocka_unit_test(test_garbage_and_silent_servers),
