@@ -162,6 +162,20 @@ static int count_fds(void)
 	return n;
 }
 
+/* Bounded wait until pid has want children (sshd processes end a moment after
+ * their client closed the connection). Returns the count last seen. */
+static int wait_children(long pid, int want, int timeout_ms)
+{
+	long kids[256];
+	double end = now_ms() + timeout_ms;
+	int n;
+	while ((n = children_of(pid, kids, 256)) != want && now_ms() < end) {
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return n;
+}
+
 static void write_file(const char *file, const char *text)
 {
 	FILE *f = fopen(file, "w");
@@ -525,7 +539,11 @@ static void test_garbage_and_silent_servers(void **state)
 	sshpool_result_clear(&r);
 	t.port = atoi(silent);
 	double t0 = now_ms();
-	run1(p, &t, "echo no", &r);
+	/* queuing never waits for the network: the handshake runs on a worker */
+	char *err = NULL;
+	assert_int_equal(sshpool_exec(p, &t, "echo no", (void *)(intptr_t)0, &err), 0);
+	assert_true(now_ms() - t0 < 300);
+	wait_results(p, &r, 1, 20000);
 	assert_false(r.ran);
 	assert_int_equal(r.reason, DEV_REASON_TIMEOUT);
 	assert_true(now_ms() - t0 < 8000);
@@ -760,6 +778,7 @@ static void test_jump_one_bastion_session(void **state)
 	int ports[16];
 	int np = ns_ports(ports, 16);
 	assert_true(np >= 2);
+	assert_int_equal(wait_children(atol(bpid), 0, 5000), 0);
 	int accepted = count_in_file(blog, "Accepted publickey");
 	int fwd = count_in_file(blog, "server_request_direct_tcpip");
 	int fds = count_fds();
@@ -887,6 +906,66 @@ static void test_jump_from_ssh_config_and_tunnel(void **state)
 	free(kh);
 }
 
+
+static void test_jump_bastion_session_killed(void **state)
+{
+	(void)state;
+	NEED(ns, "FLEETDECK_TEST_NS_ADDR");
+	NEED(bastion, "FLEETDECK_TEST_BASTION");
+	NEED(bpid, "FLEETDECK_TEST_BASTION_PID");
+	char *key = path("client_key"), *kh = path("known_hosts");
+	int ports[16];
+	int np = ns_ports(ports, 16);
+	long kids[64];
+	assert_int_equal(wait_children(atol(bpid), 0, 5000), 0); /* earlier tests' sessions are gone */
+	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
+	char *jump = xasprintf("root@%s", bastion);
+	enum { N = 4 };
+	sshpool_result r[N];
+	char *names[N];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			if (!round)
+				names[i] = xasprintf("k-%d", i);
+			ssh_target t = {.name = names[i], .host = ns, .port = ports[i % np], .user = "root",
+					.identity = key, .jump = jump};
+			char *err = NULL;
+			assert_int_equal(sshpool_exec(p, &t, "echo up", (void *)(intptr_t)i, &err), 0);
+		}
+		wait_results(p, r, N, 30000);
+		for (int i = 0; i < N; i++) {
+			if (!r[i].ran)
+				fail_msg("round %d, %s: %s", round, names[i], r[i].error);
+			sshpool_result_clear(&r[i]);
+		}
+		if (round == 0) {
+			/* the bastion's session process dies: every device behind it loses its connection */
+			assert_int_equal(children_of(atol(bpid), kids, 64), 1);
+			assert_int_equal(kill((pid_t)kids[0], SIGKILL), 0);
+			sshpool_stats st;
+			double end = now_ms() + 8000;
+			do {
+				struct timespec ts = {0, 20 * 1000000L};
+				nanosleep(&ts, NULL);
+				sshpool_get_stats(p, &st);
+			} while (st.bastion_sessions_open != 0 && now_ms() < end);
+			assert_int_equal(st.bastion_sessions_open, 0);
+		}
+	}
+	/* the second round came back through one new bastion session */
+	sshpool_stats st;
+	sshpool_get_stats(p, &st);
+	assert_int_equal(st.bastion_connects, 2);
+	assert_int_equal(st.bastion_sessions_open, 1);
+	assert_int_equal(st.connects, 2 * N);
+	sshpool_free(p);
+	for (int i = 0; i < N; i++)
+		free(names[i]);
+	free(jump);
+	free(key);
+	free(kh);
+}
+
 static void test_jump_failures(void **state)
 {
 	(void)state;
@@ -955,6 +1034,7 @@ int main(void)
 		cmocka_unit_test(test_bad_target_is_refused_at_exec),
 		cmocka_unit_test(test_jump_one_bastion_session),
 		cmocka_unit_test(test_jump_from_ssh_config_and_tunnel),
+		cmocka_unit_test(test_jump_bastion_session_killed),
 		cmocka_unit_test(test_jump_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
