@@ -41,6 +41,9 @@ for args in "--list" "--graph" "--hosts all" "--host edge-ams-01"; do
   if "${vg[@]}" build/fleetdeck inventory -i inventory/demo $args >/dev/null 2>build/valgrind.log; then
     vg_passed=$((vg_passed+1)); else echo "valgrind: fleetdeck inventory $args failed"; cat build/valgrind.log; vg_failed=$((vg_failed+1)); fi
 done
+# the SSH transport against real sshd, under valgrind (the unit run above skips it)
+if FLEETDECK_SSH_VALGRIND=1 FLEETDECK_BUILD="$PWD/build" FLEETDECK_SRC="$PWD" bash tests/integration/ssh.sh >build/valgrind-ssh.log 2>&1; then
+  vg_passed=$((vg_passed+1)); else echo "valgrind: tests/integration/ssh.sh failed"; grep -v '^ok' build/valgrind-ssh.log; vg_failed=$((vg_failed+1)); fi
 echo "valgrind: $vg_passed passed, $vg_failed failed"
 suite "$vg_failed"
 

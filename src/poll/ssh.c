@@ -844,6 +844,8 @@ int sshpool_tunnel(sshpool *p, const ssh_target *t, const char *host, int port, 
 	else
 		fd = sshsess_tcp_connect(label, host, port, timeout_ms, 0, reason, err);
 	free(label);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* like the socketpair end */
 	return fd;
 }
 

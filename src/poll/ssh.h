@@ -40,7 +40,8 @@ typedef struct ssh_target {
 	int port;             /* 0: ssh config, else 22 */
 	const char *user;     /* NULL: ssh config, else the current user */
 	const char *identity; /* ansible_ssh_private_key_file, or NULL: agent, config, ~/.ssh/id_* */
-	const char *jump;     /* "[user@]host[:port]" (ProxyJump), or NULL: ssh config's ProxyJump */
+	const char *jump;     /* "[user@]host[:port]" (ProxyJump), or NULL: ssh config's ProxyJump;
+	                         "none": no jump host whatever the config says */
 } ssh_target;
 
 typedef struct sshpool_result {
@@ -85,7 +86,8 @@ void sshpool_get_stats(sshpool *p, sshpool_stats *s);
 
 /* The jump host in ansible_ssh_common_args: `-o ProxyJump=SPEC`, `-oProxyJump=SPEC`,
  * `-J SPEC`, split as a shell would. Returns 1 and *jump (caller frees) if there is
- * one, 0 if not, -1 with *err if the string cannot be split. */
+ * one, 0 if not, -1 with *err if the string cannot be split. *jump is returned as
+ * written, "none" included: it goes into ssh_target.jump as it is. */
 int ssh_common_args_jump(const char *args, char **jump, char **err);
 
 #endif

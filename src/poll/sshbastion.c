@@ -154,6 +154,9 @@ static void chan_free(sshbastion *b, chan *c)
 {
 	(void)b;
 	if (c->ch) {
+		/* libssh keeps a channel whose peer has not closed it yet: it must
+		 * not call back into this struct afterwards */
+		ssh_remove_channel_callbacks(c->ch, &c->cb);
 		if (c->open && !ssh_channel_is_closed(c->ch))
 			ssh_channel_close(c->ch);
 		ssh_channel_free(c->ch);

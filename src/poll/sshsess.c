@@ -374,7 +374,7 @@ ssh_session sshsess_open(const sshsess_params *pp, int fd, dev_reason *reason, c
 		const char *e = ssh_get_error(s);
 		dev_reason r = now_ms() >= deadline - 5 ? DEV_REASON_TIMEOUT : sshsess_classify(e);
 		fail(reason, err, r, xasprintf("%s: SSH handshake failed: %s", pp->label, e));
-		ssh_free(s);
+		sshsess_close(s);
 		return NULL;
 	}
 	if (verify_host(s, pp, reason, err) < 0) {
@@ -390,12 +390,12 @@ ssh_session sshsess_open(const sshsess_params *pp, int fd, dev_reason *reason, c
 
 void sshsess_close(ssh_session s)
 {
-	if (!s)
-		return;
-	long usec = 200000;
-	ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &usec);
-	if (ssh_is_connected(s))
-		ssh_disconnect(s);
+	/* ssh_free alone, no ssh_disconnect: with a socket handed in through
+	 * SSH_OPTIONS_FD, ssh_disconnect forgets the fd without closing it, while
+	 * ssh_free closes it unless libssh already did on an error. This way the fd
+	 * is closed exactly once, by libssh, and never closed twice from here
+	 * while another thread may be reusing its number. The server sees the
+	 * connection end, which is all a disconnect message would tell it. */
 	ssh_free(s);
 }
 

@@ -34,7 +34,7 @@ int sshsess_tcp_connect(const char *label, const char *host, int port, int timeo
  * authenticated blocking session, or NULL with *reason and *err. */
 ssh_session sshsess_open(const sshsess_params *pp, int fd, dev_reason *reason, char **err);
 
-/* Disconnects and frees, never blocking more than ~200 ms. Accepts NULL. */
+/* Closes the connection (the fd too) and frees, without blocking. Accepts NULL. */
 void sshsess_close(ssh_session s);
 
 /* 0 if the session's stream has visibly ended (EOF or error), else 1. */

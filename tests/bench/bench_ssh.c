@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 {
 	const char *targets = NULL, *identity = NULL, *known = NULL, *command = "cat /proc/loadavg", *label = "ssh";
 	int cycles = 10, threads = 16;
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
 			usage();
@@ -56,7 +56,6 @@ int main(int argc, char **argv)
 			label = v;
 		else
 			usage();
-		i++;
 	}
 	if (!targets || !identity || !known || cycles < 1 || cycles > 1000)
 		usage();

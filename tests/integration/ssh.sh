@@ -121,9 +121,14 @@ export FLEETDECK_TEST_BASTION_LOG=${SSHD_LOG[bastion]}
 if [ $ns_ok = 1 ]; then
 	export FLEETDECK_TEST_NS_ADDR=$NSADDR FLEETDECK_TEST_NS_PORTS=$NS_PORTS FLEETDECK_TEST_NS_HTTP=8080
 fi
+# an `ssh` first in PATH that leaves a mark: fleetdeck must never run it (libssh's own
+# config reader would, for ProxyJump)
+mkdir -p "$tmp/bin"
+printf '#!/bin/sh\ntouch "%s/ssh-binary-ran"\nexit 255\n' "$tmp" >"$tmp/bin/ssh"
+chmod +x "$tmp/bin/ssh"
 runner=()
 [ "${FLEETDECK_SSH_VALGRIND:-0}" = 1 ] && runner=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
-timeout 300 "${runner[@]}" "$DRIVER" >"$tmp/driver.out" 2>&1
+PATH="$tmp/bin:$PATH" timeout 300 "${runner[@]}" "$DRIVER" >"$tmp/driver.out" 2>&1
 rc=$?
 while IFS= read -r line; do
 	case $line in
@@ -137,6 +142,8 @@ done <"$tmp/driver.out"
 if [ $rc -ne 0 ]; then
 	bad "test_ssh exits 0 (rc $rc)"; sed 's/^/    /' "$tmp/driver.out" | grep -v '^\s*\[ RUN\|OK \]' | head -60
 fi
+
+[ ! -e "$tmp/ssh-binary-ran" ] && ok "no ssh binary was run, ProxyJump included" || bad "an ssh binary was run"
 
 # ---- afterwards: nothing left behind on the servers' side ----
 for i in $(seq 100); do [ -z "$(sshd_children "${SSHD_PID[bastion]}")" ] && break; sleep 0.05; done

@@ -151,6 +151,31 @@ static int children_of(long pid, long *kids, int max)
 	return n;
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	while (d && readdir(d))
+		n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Bounded wait until pid has want children (sshd processes end a moment after
+ * their client closed the connection). Returns the count last seen. */
+static int wait_children(long pid, int want, int timeout_ms)
+{
+	long kids[256];
+	double end = now_ms() + timeout_ms;
+	int n;
+	while ((n = children_of(pid, kids, 256)) != want && now_ms() < end) {
+		struct timespec ts = {0, 20 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return n;
+}
+
 static void write_file(const char *file, const char *text)
 {
 	FILE *f = fopen(file, "w");
@@ -369,6 +394,7 @@ static void test_reconnect_after_kill(void **state)
 	char *key = path("client_key"), *kh = path("known_hosts");
 	long before[256];
 	int nb = children_of(pid, before, 256);
+	int fds = count_fds();
 	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
 	ssh_target t = dev_target(key);
 	sshpool_result r;
@@ -395,6 +421,7 @@ static void test_reconnect_after_kill(void **state)
 	assert_int_equal(st.connects, 2);
 	assert_int_equal(st.sessions_open, 1);
 	sshpool_free(p);
+	assert_int_equal(count_fds(), fds); /* the dead session's socket was closed */
 	free(key);
 	free(kh);
 }
@@ -404,6 +431,7 @@ static void test_command_timeout(void **state)
 	(void)state;
 	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
 	char *key = path("client_key"), *kh = path("known_hosts");
+	int fds = count_fds();
 	sshpool *p = mkpool(kh, SSH_STRICT_YES, 600, 0, NULL);
 	ssh_target t = dev_target(key);
 	sshpool_result r;
@@ -426,6 +454,7 @@ static void test_command_timeout(void **state)
 	assert_string_equal(r.out, "after\n");
 	sshpool_result_clear(&r);
 	sshpool_free(p);
+	assert_int_equal(count_fds(), fds);
 	free(key);
 	free(kh);
 }
@@ -510,7 +539,11 @@ static void test_garbage_and_silent_servers(void **state)
 	sshpool_result_clear(&r);
 	t.port = atoi(silent);
 	double t0 = now_ms();
-	run1(p, &t, "echo no", &r);
+	/* queuing never waits for the network: the handshake runs on a worker */
+	char *err = NULL;
+	assert_int_equal(sshpool_exec(p, &t, "echo no", (void *)(intptr_t)0, &err), 0);
+	assert_true(now_ms() - t0 < 300);
+	wait_results(p, &r, 1, 20000);
 	assert_false(r.ran);
 	assert_int_equal(r.reason, DEV_REASON_TIMEOUT);
 	assert_true(now_ms() - t0 < 8000);
@@ -570,8 +603,10 @@ static void test_ssh_config_honoured(void **state)
 			       "  IdentityFile \"%s\"\n"
 			       "  UserKnownHostsFile %s\n"
 			       "  StrictHostKeyChecking yes\n"
+			       "Host new-*\n  HostName %s\n  Port %s\n  User root\n  IdentityFile %s\n"
+			       "  UserKnownHostsFile %s/scratch/cfg_new_known_hosts\n  StrictHostKeyChecking accept-new\n"
 			       "Host *\n  Port 1\n  User nobody\n",
-			       addr, port, key, kh);
+			       addr, port, key, kh, addr, port, key, dir);
 	write_file(cfg, text);
 	/* the pool's own known_hosts is empty: only the config's makes this work */
 	char *empty = path("scratch/cfg_empty_known_hosts");
@@ -583,6 +618,18 @@ static void test_ssh_config_honoured(void **state)
 	assert_true(r.ran);
 	assert_string_equal(r.out, "root\n");
 	sshpool_result_clear(&r);
+	/* StrictHostKeyChecking accept-new from the config beats the pool's yes */
+	char *newkh = path("scratch/cfg_new_known_hosts");
+	unlink(newkh);
+	ssh_target t3 = {.name = "new-01", .host = "new-01"};
+	run1(p, &t3, "true", &r);
+	if (!r.ran)
+		fail_msg("%s", r.error);
+	sshpool_result_clear(&r);
+	char *entry = xasprintf("[%s]:%s ", addr, port);
+	assert_int_equal(count_in_file(newkh, entry), 1);
+	free(entry);
+	free(newkh);
 	/* negated: edge-skip falls to Host *, port 1: refused */
 	ssh_target t2 = {.name = "edge-skip", .host = "edge-skip"};
 	run1(p, &t2, "id -un", &r);
@@ -614,6 +661,97 @@ static void test_bad_target_is_refused_at_exec(void **state)
 	sshpool_free(p);
 }
 
+
+static void test_reset_during_command(void **state)
+{
+	(void)state;
+	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
+	char *key = path("client_key"), *kh = path("known_hosts");
+	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
+	ssh_target t = dev_target(key);
+	sshpool_result r;
+	/* the command kills the sshd process serving the session under it */
+	run1(p, &t, "kill -9 $PPID; sleep 3", &r);
+	assert_false(r.ran);
+	assert_int_equal(r.reason, DEV_REASON_RESET);
+	assert_non_null(strstr(r.error, "dev ("));
+	sshpool_result_clear(&r);
+	run1(p, &t, "echo back", &r);
+	assert_true(r.ran);
+	sshpool_result_clear(&r);
+	sshpool_stats st;
+	sshpool_get_stats(p, &st);
+	assert_int_equal(st.connects, 2);
+	sshpool_free(p);
+	free(key);
+	free(kh);
+}
+
+static void test_keepalive_finds_dead_session(void **state)
+{
+	(void)state;
+	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
+	NEED(pidstr, "FLEETDECK_TEST_SSHD_PID");
+	long pid = atol(pidstr);
+	char *key = path("client_key"), *kh = path("known_hosts");
+	long before[256];
+	int nb = children_of(pid, before, 256);
+	sshpool_opts o = {.threads = 2, .keepalive_s = 1, .ssh_config = "", .known_hosts = kh};
+	char *err = NULL;
+	sshpool *p = sshpool_new(&o, &err);
+	assert_non_null(p);
+	ssh_target t = dev_target(key);
+	sshpool_result r;
+	run1(p, &t, "true", &r);
+	assert_true(r.ran);
+	sshpool_result_clear(&r);
+	long after[256];
+	int na = children_of(pid, after, 256);
+	for (int i = 0; i < na; i++) {
+		int old = 0;
+		for (int j = 0; j < nb; j++)
+			old |= after[i] == before[j];
+		if (!old)
+			kill((pid_t)after[i], SIGKILL);
+	}
+	/* no command is sent: the idle session's keepalive notices, within seconds */
+	sshpool_stats st;
+	double end = now_ms() + 8000;
+	do {
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+		sshpool_get_stats(p, &st);
+	} while (st.sessions_open != 0 && now_ms() < end);
+	assert_int_equal(st.sessions_open, 0);
+	sshpool_free(p);
+	free(key);
+	free(kh);
+}
+
+static void test_default_identity_from_home(void **state)
+{
+	(void)state;
+	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
+	char *kh = path("known_hosts"), *home = path("scratch/home"), *cmd = NULL;
+	cmd = xasprintf("mkdir -p %s/.ssh && cp %s/client_key %s/.ssh/id_ed25519", home, dir, home);
+	assert_int_equal(system(cmd), 0);
+	char *old = xstrdup(getenv("HOME"));
+	setenv("HOME", home, 1);
+	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
+	setenv("HOME", old, 1);
+	ssh_target t = dev_target(NULL); /* no key given: ~/.ssh/id_* */
+	sshpool_result r;
+	run1(p, &t, "echo default", &r);
+	if (!r.ran)
+		fail_msg("%s", r.error);
+	sshpool_result_clear(&r);
+	sshpool_free(p);
+	free(old);
+	free(cmd);
+	free(home);
+	free(kh);
+}
+
 /* ---- behind a bastion ---- */
 
 static int ns_ports(int *ports, int max)
@@ -640,8 +778,10 @@ static void test_jump_one_bastion_session(void **state)
 	int ports[16];
 	int np = ns_ports(ports, 16);
 	assert_true(np >= 2);
+	assert_int_equal(wait_children(atol(bpid), 0, 5000), 0);
 	int accepted = count_in_file(blog, "Accepted publickey");
 	int fwd = count_in_file(blog, "server_request_direct_tcpip");
+	int fds = count_fds();
 	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
 	char *jump = xasprintf("root@%s", bastion);
 	enum { N = 12 };
@@ -687,6 +827,7 @@ static void test_jump_one_bastion_session(void **state)
 	long kids[64];
 	assert_int_equal(children_of(atol(bpid), kids, 64), 1);
 	sshpool_free(p);
+	assert_int_equal(count_fds(), fds); /* sockets, socketpairs, pipes: all closed */
 	for (int i = 0; i < N; i++)
 		free(names[i]);
 	free(jump);
@@ -765,6 +906,66 @@ static void test_jump_from_ssh_config_and_tunnel(void **state)
 	free(kh);
 }
 
+
+static void test_jump_bastion_session_killed(void **state)
+{
+	(void)state;
+	NEED(ns, "FLEETDECK_TEST_NS_ADDR");
+	NEED(bastion, "FLEETDECK_TEST_BASTION");
+	NEED(bpid, "FLEETDECK_TEST_BASTION_PID");
+	char *key = path("client_key"), *kh = path("known_hosts");
+	int ports[16];
+	int np = ns_ports(ports, 16);
+	long kids[64];
+	assert_int_equal(wait_children(atol(bpid), 0, 5000), 0); /* earlier tests' sessions are gone */
+	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
+	char *jump = xasprintf("root@%s", bastion);
+	enum { N = 4 };
+	sshpool_result r[N];
+	char *names[N];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			if (!round)
+				names[i] = xasprintf("k-%d", i);
+			ssh_target t = {.name = names[i], .host = ns, .port = ports[i % np], .user = "root",
+					.identity = key, .jump = jump};
+			char *err = NULL;
+			assert_int_equal(sshpool_exec(p, &t, "echo up", (void *)(intptr_t)i, &err), 0);
+		}
+		wait_results(p, r, N, 30000);
+		for (int i = 0; i < N; i++) {
+			if (!r[i].ran)
+				fail_msg("round %d, %s: %s", round, names[i], r[i].error);
+			sshpool_result_clear(&r[i]);
+		}
+		if (round == 0) {
+			/* the bastion's session process dies: every device behind it loses its connection */
+			assert_int_equal(children_of(atol(bpid), kids, 64), 1);
+			assert_int_equal(kill((pid_t)kids[0], SIGKILL), 0);
+			sshpool_stats st;
+			double end = now_ms() + 8000;
+			do {
+				struct timespec ts = {0, 20 * 1000000L};
+				nanosleep(&ts, NULL);
+				sshpool_get_stats(p, &st);
+			} while (st.bastion_sessions_open != 0 && now_ms() < end);
+			assert_int_equal(st.bastion_sessions_open, 0);
+		}
+	}
+	/* the second round came back through one new bastion session */
+	sshpool_stats st;
+	sshpool_get_stats(p, &st);
+	assert_int_equal(st.bastion_connects, 2);
+	assert_int_equal(st.bastion_sessions_open, 1);
+	assert_int_equal(st.connects, 2 * N);
+	sshpool_free(p);
+	for (int i = 0; i < N; i++)
+		free(names[i]);
+	free(jump);
+	free(key);
+	free(kh);
+}
+
 static void test_jump_failures(void **state)
 {
 	(void)state;
@@ -822,6 +1023,9 @@ int main(void)
 		cmocka_unit_test(test_session_reuse),
 		cmocka_unit_test(test_reconnect_after_kill),
 		cmocka_unit_test(test_command_timeout),
+		cmocka_unit_test(test_reset_during_command),
+		cmocka_unit_test(test_keepalive_finds_dead_session),
+		cmocka_unit_test(test_default_identity_from_home),
 		cmocka_unit_test(test_output_cap),
 		cmocka_unit_test(test_refused_and_dns),
 		cmocka_unit_test(test_garbage_and_silent_servers),
@@ -830,6 +1034,7 @@ int main(void)
 		cmocka_unit_test(test_bad_target_is_refused_at_exec),
 		cmocka_unit_test(test_jump_one_bastion_session),
 		cmocka_unit_test(test_jump_from_ssh_config_and_tunnel),
+		cmocka_unit_test(test_jump_bastion_session_killed),
 		cmocka_unit_test(test_jump_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
