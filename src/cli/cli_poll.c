@@ -33,6 +33,7 @@ long cli_poll_targets(inventory *inv, const char *limit, poller *p, fleet *f, si
 				  json_string_value(json_object_get(vars, "gpu_type")));
 			added++;
 		}
+		poll_target_clear(&t);
 		json_decref(vars);
 	}
 	free(hosts);

@@ -111,11 +111,15 @@ void dev_sample_clear(dev_sample *s)
 
 #define MAX_STR 256
 
-static int get_str(const json_t *j, const char *key, bool required, char **out, char **err)
+/* How much a field is required: not at all, its key (null: the device cannot
+ * tell, e.g. an agentless device without a GPU thermal zone), or a value. */
+enum { OPTIONAL, KEY, VALUE };
+
+static int get_str(const json_t *j, const char *key, int required, char **out, char **err)
 {
 	json_t *v = json_object_get(j, key);
 	if (!v || json_is_null(v)) {
-		if (required) {
+		if (required == VALUE || (required == KEY && !v)) {
 			*err = xasprintf("missing \"%s\"", key);
 			return -1;
 		}
@@ -142,12 +146,12 @@ static int get_str(const json_t *j, const char *key, bool required, char **out, 
 	return -1;
 }
 
-static int get_num(const json_t *j, const char *key, bool required, double *out, unsigned bit,
+static int get_num(const json_t *j, const char *key, int required, double *out, unsigned bit,
 		   unsigned *have, char **err)
 {
 	json_t *v = json_object_get(j, key);
 	if (!v || json_is_null(v)) {
-		if (required) {
+		if (required == VALUE || (required == KEY && !v)) {
 			*err = xasprintf("missing \"%s\"", key);
 			return -1;
 		}
@@ -169,17 +173,17 @@ int dev_status_from_json(dev_status *st, const json_t *j, char **err)
 		*err = xstrdup("answer is not a JSON object");
 		return -1;
 	}
-	if (get_str(j, "status", true, &st->status, err) || get_str(j, "model_name", true, &st->model_name, err) ||
-	    get_str(j, "model_version", true, &st->model_version, err) ||
-	    get_str(j, "gpu_type", false, &st->gpu_type, err) ||
-	    get_num(j, "gpu_temp", true, &st->gpu_temp, DEV_HAVE_GPU_TEMP, &st->have, err) ||
-	    get_num(j, "uptime_hours", true, &st->uptime_hours, DEV_HAVE_UPTIME, &st->have, err) ||
-	    get_num(j, "gpu_util", false, &st->gpu_util, DEV_HAVE_GPU_UTIL, &st->have, err) ||
-	    get_num(j, "gpu_mem_used", false, &st->gpu_mem_used, DEV_HAVE_GPU_MEM_USED, &st->have, err) ||
-	    get_num(j, "gpu_mem_total", false, &st->gpu_mem_total, DEV_HAVE_GPU_MEM_TOTAL, &st->have, err) ||
-	    get_num(j, "power_w", false, &st->power_w, DEV_HAVE_POWER, &st->have, err) ||
-	    get_num(j, "latency_p95_ms", false, &st->latency_p95_ms, DEV_HAVE_LATENCY_P95, &st->have, err) ||
-	    get_num(j, "error_rate", false, &st->error_rate, DEV_HAVE_ERROR_RATE, &st->have, err)) {
+	if (get_str(j, "status", VALUE, &st->status, err) || get_str(j, "model_name", KEY, &st->model_name, err) ||
+	    get_str(j, "model_version", KEY, &st->model_version, err) ||
+	    get_str(j, "gpu_type", OPTIONAL, &st->gpu_type, err) ||
+	    get_num(j, "gpu_temp", KEY, &st->gpu_temp, DEV_HAVE_GPU_TEMP, &st->have, err) ||
+	    get_num(j, "uptime_hours", KEY, &st->uptime_hours, DEV_HAVE_UPTIME, &st->have, err) ||
+	    get_num(j, "gpu_util", OPTIONAL, &st->gpu_util, DEV_HAVE_GPU_UTIL, &st->have, err) ||
+	    get_num(j, "gpu_mem_used", OPTIONAL, &st->gpu_mem_used, DEV_HAVE_GPU_MEM_USED, &st->have, err) ||
+	    get_num(j, "gpu_mem_total", OPTIONAL, &st->gpu_mem_total, DEV_HAVE_GPU_MEM_TOTAL, &st->have, err) ||
+	    get_num(j, "power_w", OPTIONAL, &st->power_w, DEV_HAVE_POWER, &st->have, err) ||
+	    get_num(j, "latency_p95_ms", OPTIONAL, &st->latency_p95_ms, DEV_HAVE_LATENCY_P95, &st->have, err) ||
+	    get_num(j, "error_rate", OPTIONAL, &st->error_rate, DEV_HAVE_ERROR_RATE, &st->have, err)) {
 		dev_status_clear(st);
 		return -1;
 	}

@@ -111,7 +111,8 @@ void dev_status_copy(dev_status *dst, const dev_status *src);
 void dev_sample_clear(dev_sample *s);
 
 /* Parses an agent /status answer (contract: status, model_name, model_version,
- * gpu_temp, uptime_hours required; optional gpu_type, gpu_util, gpu_mem_used,
+ * gpu_temp, uptime_hours required; all but status may be null, which is "the
+ * device cannot tell" and leaves the field unknown, never zero; optional gpu_type, gpu_util, gpu_mem_used,
  * gpu_mem_total, power_w, latency_p95_ms, error_rate). Returns 0, or -1 with
  * *err naming what is missing or mistyped (caller frees). Never trusts sizes:
  * strings longer than 256 bytes are refused. */

@@ -31,6 +31,7 @@ struct cmd {
 struct mdev {
 	char *host, *address;
 	int agent_port, metrics_port;
+	bool ssh;              /* polled over SSH: the command log says so */
 	dev_state state;       /* as of the last cycle, for state-change events */
 };
 
@@ -117,6 +118,7 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 		if (poll_target_from_vars(hosts[i]->name, vars, &t, &e2) || poller_add(m->p, &t, &e2) < 0) {
 			warn(m, xasprintf("%s: %s (not polled)", hosts[i]->name, e2 ? e2 : "cannot be polled"));
 			free(e2);
+			poll_target_clear(&t);
 			json_decref(vars);
 			continue;
 		}
@@ -125,6 +127,8 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 		d->address = xstrdup(t.address);
 		d->agent_port = t.agent_port;
 		d->metrics_port = t.metrics_port;
+		d->ssh = t.transport && strcmp(t.transport, "ssh") == 0;
+		poll_target_clear(&t);
 		d->state = DEV_PENDING;
 		strmap_put(m->by_host, d->host, d);
 		fleet_add(m->fl, hosts[i]->name, fleet_factory_of(inv, hosts[i], vars),
@@ -635,6 +639,10 @@ static char *format_cmd(const monitor *m, const struct cmd *c)
 		snprintf(outcome, sizeof outcome, "%ld (%s) in %.1f ms", c->status, dev_reason_text(c->reason), c->rtt_ms);
 	else
 		snprintf(outcome, sizeof outcome, "%s after %.1f ms", dev_reason_text(c->reason), c->rtt_ms);
+	if (d->ssh)
+		return xasprintf("%s %s SSH %s: %s %s%s", when, d->host, d->address,
+				 c->ep == POLL_EP_STATUS ? "status script" : poll_ep_path(c->ep), outcome,
+				 c->attempts > 1 ? " (retried)" : "");
 	return xasprintf("%s %s GET http://%s%s%s:%d%s %s%s", when, d->host, v6 ? "[" : "", d->address, v6 ? "]" : "",
 			 port, poll_ep_path(c->ep), outcome, c->attempts > 1 ? " (retried)" : "");
 }

@@ -16,6 +16,7 @@
  * SSH transport joins as one more entry. */
 static const struct transport_ops *const transports[] = {
 	&transport_http,
+	&transport_ssh,
 };
 #define NTRANSPORTS (sizeof transports / sizeof *transports)
 
@@ -57,6 +58,7 @@ struct pdev {
 struct poller {
 	poller_opts o;
 	httpc *http;
+	sshpool *ssh;          /* made on first need (transport_env_ssh) */
 	transport_env env;
 	void *tctx[NTRANSPORTS];
 	bool topen[NTRANSPORTS];
@@ -162,7 +164,49 @@ int poll_target_from_vars(const char *name, const json_t *vars, poll_target *t, 
 	    get_port(vars, "fleetdeck_agent_port", 8080, &t->agent_port, err) ||
 	    get_port(vars, "fleetdeck_metrics_port", 8000, &t->metrics_port, err))
 		return -1;
+	const char *key = NULL, *args = NULL;
+	if (get_string(vars, "ansible_ssh_user", &t->ssh_user, err) || get_string(vars, "ansible_user", &t->ssh_user, err) ||
+	    get_string(vars, "ansible_ssh_private_key_file", &key, err) ||
+	    get_string(vars, "ansible_ssh_common_args", &args, err) ||
+	    get_string(vars, "fleetdeck_model_dir", &t->model_dir, err))
+		return -1;
+	if (json_object_get(vars, "ansible_port") || json_object_get(vars, "ansible_ssh_port")) {
+		const char *pk = json_object_get(vars, "ansible_port") ? "ansible_port" : "ansible_ssh_port";
+		if (get_port(vars, pk, 22, &t->ssh_port, err))
+			return -1;
+	}
+	if (key) {
+		const char *home = getenv("HOME");
+		if (key[0] == '~' && key[1] == '/' && home && *home)
+			key = t->owned[0] = xasprintf("%s%s", home, key + 1);
+		t->ssh_identity = key;
+	}
+	if (args) {
+		char *jump = NULL, *e2 = NULL;
+		int rc = ssh_common_args_jump(args, &jump, &e2);
+		if (rc < 0) {
+			*err = xasprintf("ansible_ssh_common_args: %s", e2 ? e2 : "cannot be split");
+			free(e2);
+			poll_target_clear(t);
+			return -1;
+		}
+		if (rc > 0)
+			t->ssh_jump = t->owned[1] = jump;
+	}
 	return 0;
+}
+
+void poll_target_clear(poll_target *t)
+{
+	for (size_t i = 0; i < sizeof t->owned / sizeof *t->owned; i++) {
+		free(t->owned[i]);
+		t->owned[i] = NULL;
+	}
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
 }
 
 poller *poller_new(const poller_opts *o, char **err)
@@ -208,6 +252,7 @@ poller *poller_new(const poller_opts *o, char **err)
 	}
 	p->env.http = p->http;
 	p->env.o = &p->o;
+	p->env.ssh = &p->ssh;
 	atomic_init(&p->stop, false);
 	atomic_init(&p->poke, false);
 	return p;
@@ -236,9 +281,24 @@ void poller_free(poller *p)
 		if (p->topen[i] && transports[i]->close)
 			transports[i]->close(p->tctx[i]);
 	httpc_free(p->http);
+	sshpool_free(p->ssh);
 	for (size_t i = 0; i < p->ndevs; i++) {
-		free(p->devs[i].t.name);
-		free(p->devs[i].t.address);
+		transport_target *t = &p->devs[i].t;
+		free(t->name);
+		free(t->address);
+		free(t->ssh_user);
+		free(t->ssh_identity);
+		free(t->ssh_jump);
+		free(t->model_dir);
+		if (t->dial == transport_ssh_dial) {
+			transport_dial *td = t->dial_ctx;
+			free((char *)td->t.name);
+			free((char *)td->t.host);
+			free((char *)td->t.user);
+			free((char *)td->t.identity);
+			free((char *)td->t.jump);
+			free(td);
+		}
 		result_clear(&p->res[i]);
 	}
 	free(p->devs);
@@ -255,7 +315,7 @@ long poller_add(poller *p, const poll_target *t, char **err)
 		if (strcmp(transports[i]->name, tn) == 0)
 			k = i;
 	if (k == NTRANSPORTS) {
-		*err = xasprintf("fleetdeck_transport '%s' is not available (this build polls over: http)", tn);
+		*err = xasprintf("fleetdeck_transport '%s' is not available (this build polls over: http, ssh)", tn);
 		return -1;
 	}
 	if (!t->name || !*t->name || !t->address || !*t->address) {
@@ -283,7 +343,24 @@ long poller_add(poller *p, const poll_target *t, char **err)
 	d->t.metrics_port = t->metrics_port;
 	d->t.dial = t->dial;
 	d->t.dial_ctx = t->dial_ctx;
+	d->t.ssh_user = dup_or_null(t->ssh_user);
+	d->t.ssh_identity = dup_or_null(t->ssh_identity);
+	d->t.ssh_jump = dup_or_null(t->ssh_jump);
+	d->t.model_dir = dup_or_null(t->model_dir);
+	d->t.ssh_port = t->ssh_port;
 	d->transport = k;
+	if (!d->t.dial && d->t.ssh_jump && strcmp(d->t.ssh_jump, "none") != 0 && transports[k] == &transport_http) {
+		/* HTTP to a device behind a bastion: through the bastion's one session */
+		transport_dial *td = xcalloc(1, sizeof *td);
+		td->env = &p->env;
+		ssh_target st;
+		transport_ssh_target(&d->t, &st);
+		td->t = (ssh_target){ .name = dup_or_null(st.name), .host = dup_or_null(st.host), .port = st.port,
+				      .user = dup_or_null(st.user), .identity = dup_or_null(st.identity),
+				      .jump = dup_or_null(st.jump) };
+		d->t.dial = transport_ssh_dial;
+		d->t.dial_ctx = td;
+	}
 	memset(&p->res[p->ndevs], 0, sizeof p->res[p->ndevs]);
 	return (long)p->ndevs++;
 }

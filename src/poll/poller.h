@@ -15,6 +15,7 @@
 
 #include "device/device.h"
 #include "poll/http.h"
+#include "poll/ssh.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -47,10 +48,22 @@ typedef struct poll_target {
 	const char *address;   /* ansible_host, else the name */
 	int agent_port;        /* fleetdeck_agent_port: 8080 */
 	int metrics_port;      /* fleetdeck_metrics_port: 8000 */
-	const char *transport; /* fleetdeck_transport: "http" */
-	http_dial_fn dial;     /* HTTP through a tunnel (devices behind a jump host); NULL: direct */
+	const char *transport; /* fleetdeck_transport: "http" or "ssh" */
+	http_dial_fn dial;     /* HTTP through a tunnel of the caller's; NULL: direct, or through
+	                          the jump host below */
 	void *dial_ctx;
+	/* SSH: the transport "ssh" (agentless devices), and the jump host that HTTP to a
+	 * device behind a bastion goes through */
+	const char *ssh_user;  /* ansible_user (ansible_ssh_user); NULL: ssh config or the current user */
+	int ssh_port;          /* ansible_port (ansible_ssh_port); 0: ssh config or 22 */
+	const char *ssh_identity; /* ansible_ssh_private_key_file, ~ expanded; NULL: agent, config */
+	const char *ssh_jump;  /* ProxyJump from ansible_ssh_common_args; NULL: none given */
+	const char *model_dir; /* fleetdeck_model_dir: /opt/models */
+	char *owned[2];        /* what poll_target_from_vars had to allocate: poll_target_clear */
 } poll_target;
+
+/* Frees what poll_target_from_vars allocated (the expanded key path, the jump). */
+void poll_target_clear(poll_target *t);
 
 /* Fills t from a host's merged variables (inv_host_vars): borrowed pointers into
  * name and vars. Returns 0, or -1 with *err ("fleetdeck_agent_port: expected a
@@ -130,6 +143,8 @@ typedef struct poller_opts {
 	poll_parse_fn parse[POLL_EP_COUNT]; /* hooks for metrics and drift (status and health are
 	                                       parsed here); NULL: the body is only measured */
 	void *parse_ctx;
+	sshpool_opts ssh;      /* the SSH transport and jump hosts (known_hosts, strictness,
+	                          ssh config); its timeouts default to the ones above */
 } poller_opts;
 
 void poller_opts_default(poller_opts *o);

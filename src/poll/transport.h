@@ -13,7 +13,11 @@
 typedef struct transport_env {
 	httpc *http;
 	const poller_opts *o;
+	sshpool **ssh;         /* the poller's SSH pool, made on first need: transport_env_ssh() */
 } transport_env;
+
+/* The SSH pool, made the first time a device needs it (ssh transport, jump host). */
+sshpool *transport_env_ssh(const transport_env *env, char **err);
 
 /* A finished fetch, in any transport. */
 typedef struct transport_result {
@@ -33,7 +37,18 @@ typedef struct transport_target {
 	int agent_port, metrics_port;
 	http_dial_fn dial;
 	void *dial_ctx;
+	char *ssh_user, *ssh_identity, *ssh_jump, *model_dir; /* owned; NULL: not given */
+	int ssh_port;
 } transport_target;
+
+/* t's SSH target (borrowed strings). */
+void transport_ssh_target(const transport_target *t, ssh_target *out);
+/* An http_dial_fn through the device's jump host; ctx is a struct transport_dial. */
+typedef struct transport_dial {
+	const transport_env *env;
+	ssh_target t;          /* strings owned by the dial */
+} transport_dial;
+int transport_ssh_dial(void *ctx, const char *host, int port, int timeout_ms, dev_reason *reason, char **err);
 
 struct transport_ops {
 	const char *name;      /* fleetdeck_transport value */
@@ -49,6 +64,6 @@ struct transport_ops {
 	int (*next)(void *t, const transport_env *env, transport_result *r);
 };
 
-extern const struct transport_ops transport_http;
+extern const struct transport_ops transport_http, transport_ssh;
 
 #endif
