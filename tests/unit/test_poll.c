@@ -119,9 +119,9 @@ static void test_add_refuses(void **state)
 	char *err = NULL;
 	poller *p = poller_new(NULL, &err);
 	assert_non_null(p);
-	poll_target t = { .name = "a", .address = "127.0.0.1", .agent_port = 1, .metrics_port = 2, .transport = "ssh" };
+	poll_target t = { .name = "a", .address = "127.0.0.1", .agent_port = 1, .metrics_port = 2, .transport = "telnet" };
 	assert_int_equal(poller_add(p, &t, &err), -1);
-	assert_non_null(strstr(err, "fleetdeck_transport 'ssh' is not available"));
+	assert_non_null(strstr(err, "fleetdeck_transport 'telnet' is not available"));
 	free(err);
 	err = NULL;
 	t.transport = "http";
