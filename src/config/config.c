@@ -168,6 +168,49 @@ static int read_poll(struct parser *ps, fd_config *cfg)
 	return r;
 }
 
+static int read_ssh(struct parser *ps, fd_config *cfg)
+{
+	if (expect_mapping(ps, "ssh"))
+		return -1;
+	char *key;
+	int r;
+	while ((r = next_key(ps, "ssh", &key)) == 1) {
+		size_t line = ps->ev.start_mark.line;
+		int rc = 0;
+		const char *v = ps->ev.type == YAML_SCALAR_EVENT ? (const char *)ps->ev.data.scalar.value : NULL;
+		if (!v) {
+			rc = fail(ps, line, "ssh.%s: expected a single value", key);
+		} else if (!strcmp(key, "known_hosts")) {
+			free(cfg->ssh_known_hosts);
+			cfg->ssh_known_hosts = absolute_to(ps->path, v);
+			cfg->poll.ssh.known_hosts = cfg->ssh_known_hosts;
+		} else if (!strcmp(key, "config")) {
+			free(cfg->ssh_config);
+			cfg->ssh_config = strcmp(v, "none") == 0 ? xstrdup("") : absolute_to(ps->path, v);
+			cfg->poll.ssh.ssh_config = cfg->ssh_config;
+		} else if (!strcmp(key, "strict_host_key_checking")) {
+			if (!strcmp(v, "yes"))
+				cfg->poll.ssh.strict = SSH_STRICT_YES;
+			else if (!strcmp(v, "accept-new"))
+				cfg->poll.ssh.strict = SSH_STRICT_ACCEPT_NEW;
+			else
+				rc = fail(ps, line, "ssh.strict_host_key_checking: expected yes or accept-new, got '%s' "
+						    "(a changed key is always refused)", v);
+		} else if (!strcmp(key, "threads")) {
+			double x;
+			rc = scalar_number(ps, "ssh.threads", 1, 1024, true, &x);
+			if (!rc)
+				cfg->poll.ssh.threads = (int)x;
+		} else {
+			rc = fail(ps, line, "unknown setting 'ssh.%s'", key);
+		}
+		free(key);
+		if (rc)
+			return -1;
+	}
+	return r;
+}
+
 static int read_gpu_limits(struct parser *ps, fd_config *cfg)
 {
 	if (expect_mapping(ps, "alerts.gpu_temp"))
@@ -325,6 +368,8 @@ static int read_value(struct parser *ps, const char *key, fd_config *cfg)
 		return read_poll(ps, cfg);
 	if (strcmp(key, "alerts") == 0)
 		return read_alerts(ps, cfg);
+	if (strcmp(key, "ssh") == 0)
+		return read_ssh(ps, cfg);
 	if (ps->ev.type != YAML_SCALAR_EVENT)
 		return fail(ps, line, "%s: expected a single value", key);
 	const char *v = (const char *)ps->ev.data.scalar.value;
@@ -433,6 +478,8 @@ void config_free(fd_config *cfg)
 	config_strv_free(cfg->inventory, cfg->ninventory);
 	free(cfg->theme);
 	free(cfg->db);
+	free(cfg->ssh_known_hosts);
+	free(cfg->ssh_config);
 	fleet_rules_free(&cfg->rules);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -19,6 +19,9 @@ typedef struct fd_config {
 	poller_opts poll;  /* `poll:` forks, timeout, connect_timeout, interval, jitter,
 	                      slow_every, retries, backoff_max (times in seconds), over
 	                      poller_opts_default() */
+	char *ssh_known_hosts; /* `ssh:` known_hosts (path), config (path of an ssh_config; "none"), */
+	char *ssh_config;      /* strict_host_key_checking (yes | accept-new), threads; these go
+	                          into poll.ssh (which points at these strings) */
 	fleet_rules rules; /* `alerts:` gpu_temp_warning, gpu_temp_critical, gpu_temp (per
 	                      gpu_type: {warning, critical}), expected_version (a version,
 	                      or model: version), drift_ks, stale_after (s), disable (rule

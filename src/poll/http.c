@@ -214,7 +214,12 @@ int httpc_submit(httpc *c, const http_request *rq, char **err)
 	r->dial = rq->dial;
 	r->dial_ctx = rq->dial_ctx;
 	r->tag = rq->tag;
-	if (r->dial) {
+	if (rq->via_port > 0 && rq->via_port <= 65535 && !r->dial) {
+		char *ct = xasprintf("%s%s%s:%d:127.0.0.1:%d", v6 ? "[" : "", rq->host, v6 ? "]" : "", rq->port,
+				     rq->via_port);
+		r->connect_to = curl_slist_append(NULL, ct);
+		free(ct);
+	} else if (r->dial) {
 		/* the name may only resolve on the far side of the tunnel: give curl an
 		 * address it need not look up; the socket comes from the dialer anyway */
 		char *ct = xasprintf("%s%s%s:%d:127.0.0.1:%d", v6 ? "[" : "", rq->host, v6 ? "]" : "", rq->port,

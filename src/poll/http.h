@@ -42,6 +42,8 @@ typedef struct http_request {
 	int timeout_ms;     /* 0: the client's */
 	http_dial_fn dial;  /* NULL: connect directly */
 	void *dial_ctx;
+	int via_port;       /* connect to 127.0.0.1:via_port instead (a forward: sshfwd), the
+	                       URL and Host header staying the device's; 0: no */
 	void *tag;          /* handed back in the result */
 } http_request;
 

@@ -59,6 +59,7 @@ struct poller {
 	poller_opts o;
 	httpc *http;
 	sshpool *ssh;          /* made on first need (transport_env_ssh) */
+	sshfwd *fwd;           /* made on first need (transport_env_fwd) */
 	transport_env env;
 	void *tctx[NTRANSPORTS];
 	bool topen[NTRANSPORTS];
@@ -253,6 +254,7 @@ poller *poller_new(const poller_opts *o, char **err)
 	p->env.http = p->http;
 	p->env.o = &p->o;
 	p->env.ssh = &p->ssh;
+	p->env.fwd = &p->fwd;
 	atomic_init(&p->stop, false);
 	atomic_init(&p->poke, false);
 	return p;
@@ -281,6 +283,7 @@ void poller_free(poller *p)
 		if (p->topen[i] && transports[i]->close)
 			transports[i]->close(p->tctx[i]);
 	httpc_free(p->http);
+	sshfwd_free(p->fwd);
 	sshpool_free(p->ssh);
 	for (size_t i = 0; i < p->ndevs; i++) {
 		transport_target *t = &p->devs[i].t;
@@ -290,15 +293,6 @@ void poller_free(poller *p)
 		free(t->ssh_identity);
 		free(t->ssh_jump);
 		free(t->model_dir);
-		if (t->dial == transport_ssh_dial) {
-			transport_dial *td = t->dial_ctx;
-			free((char *)td->t.name);
-			free((char *)td->t.host);
-			free((char *)td->t.user);
-			free((char *)td->t.identity);
-			free((char *)td->t.jump);
-			free(td);
-		}
 		result_clear(&p->res[i]);
 	}
 	free(p->devs);
@@ -350,16 +344,23 @@ long poller_add(poller *p, const poll_target *t, char **err)
 	d->t.ssh_port = t->ssh_port;
 	d->transport = k;
 	if (!d->t.dial && d->t.ssh_jump && strcmp(d->t.ssh_jump, "none") != 0 && transports[k] == &transport_http) {
-		/* HTTP to a device behind a bastion: through the bastion's one session */
-		transport_dial *td = xcalloc(1, sizeof *td);
-		td->env = &p->env;
+		/* HTTP to a device behind a bastion: loopback forwards through the bastion's one session */
+		sshfwd *fw = transport_env_fwd(&p->env, err);
 		ssh_target st;
 		transport_ssh_target(&d->t, &st);
-		td->t = (ssh_target){ .name = dup_or_null(st.name), .host = dup_or_null(st.host), .port = st.port,
-				      .user = dup_or_null(st.user), .identity = dup_or_null(st.identity),
-				      .jump = dup_or_null(st.jump) };
-		d->t.dial = transport_ssh_dial;
-		d->t.dial_ctx = td;
+		int pa = fw ? sshfwd_port(fw, &st, d->t.address, d->t.agent_port, err) : -1;
+		int pm = pa > 0 ? sshfwd_port(fw, &st, d->t.address, d->t.metrics_port, err) : -1;
+		if (pm < 0) {
+			free(d->t.name);
+			free(d->t.address);
+			free(d->t.ssh_user);
+			free(d->t.ssh_identity);
+			free(d->t.ssh_jump);
+			free(d->t.model_dir);
+			return -1;
+		}
+		d->t.via_agent_port = pa;
+		d->t.via_metrics_port = pm;
 	}
 	memset(&p->res[p->ndevs], 0, sizeof p->res[p->ndevs]);
 	return (long)p->ndevs++;
@@ -589,6 +590,18 @@ static int on_result(poller *p, transport_result *tr, char **err)
 	f->rtt_ms = tr->rtt_ms;
 	f->ok = tr->reason == DEV_REASON_NONE;
 	tr->error = NULL;
+	int via = d->ep == POLL_EP_METRICS ? d->t.via_metrics_port : d->t.via_agent_port;
+	if (!f->ok && via && p->fwd) {
+		/* through a jump host, a refused tunnel shows here as a closed connection: say why */
+		dev_reason why;
+		char *msg = NULL;
+		if (sshfwd_last_error(p->fwd, via, &why, &msg)) {
+			f->reason = why;
+			free(f->error);
+			f->error = xasprintf("through the jump host %s: %s", d->t.ssh_jump, msg);
+			free(msg);
+		}
+	}
 
 	if (!f->ok && dev_reason_unreachable(f->reason) && f->attempts <= p->o.retries) {
 		/* a quick retry, if another connect fits before the fetch's deadline */

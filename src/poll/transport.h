@@ -8,16 +8,20 @@
 
 #include "poll/http.h"
 #include "poll/poller.h"
+#include "poll/sshfwd.h"
 
 /* What transports share: the poller's HTTP client and options. */
 typedef struct transport_env {
 	httpc *http;
 	const poller_opts *o;
 	sshpool **ssh;         /* the poller's SSH pool, made on first need: transport_env_ssh() */
+	sshfwd **fwd;          /* loopback forwards through jump hosts: transport_env_fwd() */
 } transport_env;
 
 /* The SSH pool, made the first time a device needs it (ssh transport, jump host). */
 sshpool *transport_env_ssh(const transport_env *env, char **err);
+/* The forwards HTTP to devices behind jump hosts goes through, made on first need. */
+sshfwd *transport_env_fwd(const transport_env *env, char **err);
 
 /* A finished fetch, in any transport. */
 typedef struct transport_result {
@@ -39,16 +43,12 @@ typedef struct transport_target {
 	void *dial_ctx;
 	char *ssh_user, *ssh_identity, *ssh_jump, *model_dir; /* owned; NULL: not given */
 	int ssh_port;
+	int via_agent_port, via_metrics_port; /* HTTP behind a jump host: the loopback forwards
+	                                         (sshfwd) its connections go to; 0: direct */
 } transport_target;
 
 /* t's SSH target (borrowed strings). */
 void transport_ssh_target(const transport_target *t, ssh_target *out);
-/* An http_dial_fn through the device's jump host; ctx is a struct transport_dial. */
-typedef struct transport_dial {
-	const transport_env *env;
-	ssh_target t;          /* strings owned by the dial */
-} transport_dial;
-int transport_ssh_dial(void *ctx, const char *host, int port, int timeout_ms, dev_reason *reason, char **err);
 
 struct transport_ops {
 	const char *name;      /* fleetdeck_transport value */

@@ -23,6 +23,7 @@ static int http_start(void *t, const transport_env *env, const transport_target 
 		.timeout_ms = timeout_ms,
 		.dial = tg->dial,
 		.dial_ctx = tg->dial_ctx,
+		.via_port = ep == POLL_EP_METRICS ? tg->via_metrics_port : tg->via_agent_port,
 		.tag = tag,
 	};
 	return httpc_submit(env->http, &rq, err);

@@ -1,8 +1,7 @@
 /* transport_ssh: agentless devices as a poller transport: each endpoint is one exec
  * on the device's kept-open SSH session (the status script for /status, the
  * service's local HTTP endpoints through curl or wget for the others), its
- * answer handed to the poller as the agent API's would be. Also the dial hook that
- * takes HTTP to a device behind a jump host through the bastion's session. */
+ * answer handed to the poller as the agent API's would be. */
 #include "device/sshstatus.h"
 #include "poll/transport.h"
 #include "util/shquote.h"
@@ -38,15 +37,15 @@ void transport_ssh_target(const transport_target *t, ssh_target *out)
 	};
 }
 
-int transport_ssh_dial(void *ctx, const char *host, int port, int timeout_ms, dev_reason *reason, char **err)
+sshfwd *transport_env_fwd(const transport_env *env, char **err)
 {
-	transport_dial *td = ctx;
-	sshpool *pool = transport_env_ssh(td->env, err);
-	if (!pool) {
-		*reason = DEV_REASON_NETWORK;
-		return -1;
-	}
-	return sshpool_tunnel(pool, &td->t, host, port, timeout_ms, reason, err);
+	if (*env->fwd)
+		return *env->fwd;
+	sshpool *pool = transport_env_ssh(env, err);
+	if (!pool)
+		return NULL;
+	*env->fwd = sshfwd_new(pool, env->o->connect_timeout_ms * 2, err);
+	return *env->fwd;
 }
 
 /* What a fetch was, to turn the command's output into the endpoint's answer. */

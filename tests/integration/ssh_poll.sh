@@ -2,9 +2,8 @@
 # ssh_poll: devices polled through real OpenSSH, end to end through `fleetdeck --report`:
 # an agentless device (fleetdeck_transport=ssh: the status script over a kept-open session),
 # its service's health going down, known_hosts refusals (unknown host, changed key), and two
-# devices that only a bastion can reach, reached through ONE bastion session. (HTTP devices behind
-# a bastion are not here: libcurl 7.88 connects a socket it is handed as already connected,
-# curl issue 10626, so the tunnel needs another way into libcurl; see docs/ssh.md.) The topology is made of network namespaces: fleetdeck in the root
+# devices that only a bastion can reach -- an agentless one and an HTTP one -- reached through
+# ONE bastion session. The topology is made of network namespaces: fleetdeck in the root
 # namespace reaches the bastion's namespace only; the devices' namespace is reachable only
 # from the bastion's (no route from here at all).
 set -u
@@ -43,6 +42,7 @@ sshd_keys "$tmp" || { bad "ssh-keygen"; finish; }
 cat >"$tmp/agent.py" <<'PY'
 import http.server, json, os, sys
 addr, port, ready, health_file = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+version = sys.argv[5] if len(sys.argv) > 5 else "3.2"
 class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def do_GET(self):
@@ -50,7 +50,7 @@ class H(http.server.BaseHTTPRequestHandler):
         if state == "down":
             self.send_response(503); self.end_headers(); return
         body = {"/health": {"status": state, "model_loaded": True},
-                "/status": {"status": state, "model_name": "defect-detection", "model_version": "3.2",
+                "/status": {"status": state, "model_name": "defect-detection", "model_version": version,
                             "gpu_temp": 61.5, "uptime_hours": 12.0}}.get(self.path)
         if body is None:
             self.send_response(404); self.end_headers(); return
@@ -62,9 +62,9 @@ open(ready, "w").write("ready")
 s.serve_forever()
 PY
 PY=/usr/bin/python3
-agent() { # NS ADDR PORT NAME
+agent() { # NS ADDR PORT NAME [VERSION]
 	local pre=(); [ -n "$1" ] && pre=(ip netns exec "$1")
-	"${pre[@]}" "$PY" "$tmp/agent.py" "$2" "$3" "$tmp/$4.ready" "$tmp/$4.health" >"$tmp/$4.log" 2>&1 &
+	"${pre[@]}" "$PY" "$tmp/agent.py" "$2" "$3" "$tmp/$4.ready" "$tmp/$4.health" "${5:-3.2}" >"$tmp/$4.log" 2>&1 &
 	helpers+=($!)
 	for _ in $(seq 200); do [ -s "$tmp/$4.ready" ] && return 0; sleep 0.05; done
 	return 1
@@ -141,12 +141,14 @@ if [ $topo = 1 ]; then
 	if timeout 2 bash -c "exec 3<>/dev/tcp/$DEV/2222" 2>/dev/null; then bad "the devices' namespace is reachable directly"; else ok "no route from here to the devices' namespace"; fi
 	sshd_start bastion "$tmp" --netns "$NB" --log DEBUG1 "$BOUT:22" || bad "bastion sshd"
 	sshd_start nsdev "$tmp" --netns "$ND" "$DEV:2222" || bad "device sshd in the devices' namespace"
+	agent "$ND" "$DEV" 8080 nshttp 3.1 || bad "HTTP agent in the devices' namespace"
 	agent "$ND" 127.0.0.1 "$P" nssvc || bad "the agentless device's service"
 	sshd_known_hosts "$tmp" "$LOCAL:2222" "$BOUT:22" "$DEV:2222" >"$HOME/.ssh/known_hosts"
 	cat >"$tmp/bastion.ini" <<INI
 [factory_far]
 cam-far-ssh ansible_host=$DEV ansible_port=2222 fleetdeck_transport=ssh fleetdeck_model_dir=$tmp/nsmodels fleetdeck_agent_port=$P
 cam-far-ssh2 ansible_host=$DEV ansible_port=2222 fleetdeck_transport=ssh fleetdeck_model_dir=$tmp/nsmodels fleetdeck_agent_port=$P
+cam-far-http ansible_host=$DEV fleetdeck_agent_port=8080
 [factory_far:vars]
 ansible_user=root
 ansible_ssh_private_key_file=$tmp/client_key
@@ -156,17 +158,19 @@ INI
 	[ "$(printf '%s' "$out" | field cam-far-ssh state)" = healthy ] && ok "agentless device behind the bastion: healthy" || bad "behind the bastion (ssh): $out $(cat "$tmp/report.err")"
 	[ "$(printf '%s' "$out" | field cam-far-ssh model_version)" = 3.1 ] && ok "its version, read over the jump" || bad "version behind the bastion: $out"
 	[ "$(printf '%s' "$out" | field cam-far-ssh2 state)" = healthy ] && ok "a second device behind the same bastion: healthy" || bad "behind the bastion (second): $out"
+	[ "$(printf '%s' "$out" | field cam-far-http state)" = healthy ] && ok "HTTP device behind the bastion: polled through it" || bad "behind the bastion (http): $out $(cat "$tmp/report.err")"
+	[ "$(printf '%s' "$out" | field cam-far-http gpu_temp)" = 61.5 ] && ok "its /status came through the tunnel" || bad "http through the tunnel: $out"
 	[ "$rc" = 0 ] && ok "no alert: exit 0" || bad "exit $rc"
 	n=$(grep -c 'Accepted publickey' "${SSHD_LOG[bastion]}")
-	[ "$n" = 1 ] && ok "ONE session on the bastion for both devices" || bad "$n sessions on the bastion"
+	[ "$n" = 1 ] && ok "ONE session on the bastion for all three devices" || bad "$n sessions on the bastion"
 	fwd=$(grep -c 'direct-tcpip' "${SSHD_LOG[bastion]}")
-	[ "$fwd" -ge 2 ] && ok "each device through its own direct-tcpip channel ($fwd)" || bad "$fwd direct-tcpip channels"
+	[ "$fwd" -ge 3 ] && ok "each connection through its own direct-tcpip channel ($fwd)" || bad "$fwd direct-tcpip channels"
 	# the bastion's key changed: nothing behind it is reached, and the reason says why
 	key=$(cut -d' ' -f1,2 "$tmp/other_host_ed25519.pub")
 	{ sshd_known_hosts "$tmp" "$DEV:2222"; echo "$BOUT $key"; } >"$HOME/.ssh/known_hosts"
 	out=$(report "$tmp/bastion.ini")
-	r1=$(printf '%s' "$out" | field cam-far-ssh reason); r2=$(printf '%s' "$out" | field cam-far-ssh2 reason)
-	[ "$r1" = hostkey ] && [ "$r2" = hostkey ] && ok "the bastion's key changed: both refused (hostkey)" || bad "bastion key changed: $r1 $r2 $out"
+	r1=$(printf '%s' "$out" | field cam-far-ssh reason); r2=$(printf '%s' "$out" | field cam-far-http reason)
+	[ "$r1" = hostkey ] && [ "$r2" = hostkey ] && ok "the bastion's key changed: SSH and HTTP devices refused (hostkey)" || bad "bastion key changed: $r1 $r2 $out"
 	[ "$(grep -c 'Accepted publickey' "${SSHD_LOG[bastion]}")" = 1 ] && ok "no login to the bastion whose key changed" || bad "logged in to a changed bastion"
 fi
 finish
