@@ -194,7 +194,8 @@ static void *pump_main(void *arg)
 		f->nincoming = 0;
 		size_t nfw = f->nfw;
 		struct forward **fws = xmalloc((nfw + 1) * sizeof *fws);
-		memcpy(fws, f->fw, nfw * sizeof *fws);
+		if (nfw)
+			memcpy(fws, f->fw, nfw * sizeof *fws);
 		f->st.open_pairs = (long)f->npairs;
 		pthread_mutex_unlock(&f->lock);
 		size_t n = 1 + nfw + 2 * f->npairs;
