@@ -29,7 +29,7 @@ rc=0
   ctest --output-on-failure -j"$jobs") || rc=1; suite $rc
 
 step "valgrind: unit tests and the inventory commands"
-vg=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99)
+vg=(valgrind -q --suppressions=tests/valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99)
 vg_failed=0; vg_passed=0
 for t in build/tests/test_*; do
   [ -x "$t" ] || continue

@@ -122,7 +122,8 @@ static char *version_mix(const fleet_snapshot *s, const size_t *idx, size_t n)
 		for (size_t k = 0; k < nv; k++)
 			strmap_put(map, vc[k].v, &vc[k]);
 	}
-	qsort(vc, nv, sizeof *vc, vcount_cmp);
+	if (nv)
+		qsort(vc, nv, sizeof *vc, vcount_cmp);
 	size_t len = 1;
 	for (size_t i = 0; i < nv; i++)
 		len += strlen(vc[i].v) + 24;

@@ -969,6 +969,7 @@ static void test_two_writers_create(void **state)
 			}
 			free(err);
 			store_close(s);
+			free(path);
 			_exit(rc);
 		}
 	}
