@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -212,6 +213,10 @@ static int demo_start(struct demo *d, char **inv_path)
 		if (nul >= 0)
 			dup2(nul, 0);
 		setsid(); /* the terminal's ^C is the console's, not the simulator's */
+		/* and if the console dies however it dies, the simulator goes with it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(127);
 		execlp(sim, sim, "--demo", "--write-inventory", d->dir, "--ready-file", ready, (char *)NULL);
 		_exit(127);
 	}

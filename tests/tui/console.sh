@@ -199,5 +199,18 @@ for _ in $(seq 200); do [ -s "$tmp/demo.rc" ] && break; sleep 0.05; done
 [ "$(cat "$tmp/demo.rc" 2>/dev/null)" = 0 ] && ok "--demo quits with status 0" || bad "--demo: exit status '$(cat "$tmp/demo.rc" 2>/dev/null)'"
 if pgrep -f 'fleetsim --demo --write-inventory /tmp/fleetdeck-demo' >/dev/null; then bad "--demo left its simulator running"; else ok "--demo stops its simulator"; fi
 
+# the console killed outright: its demo simulator goes too
+start demo2 120 40 TERM=xterm-256color -- --demo --interval 1 --timeout 1
+expect "--demo again" demo2 'Devices \(200 of 200\)'
+fdpid=$(pgrep -f -- "$FD --demo --interval 1" | head -1)
+if [ -n "$fdpid" ]; then
+	kill -9 "$fdpid"
+	gone=0
+	for _ in $(seq 200); do pgrep -f 'fleetsim --demo --write-inventory /tmp/fleetdeck-demo' >/dev/null || { gone=1; break; }; sleep 0.05; done
+	[ $gone = 1 ] && ok "kill -9 of the console takes its demo simulator with it" || bad "the demo simulator outlived a killed console"
+else
+	bad "no console process to kill"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
