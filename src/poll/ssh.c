@@ -441,9 +441,11 @@ static int run_command(sshpool *p, device *d, const char *cmd, int fresh, sshpoo
 		}
 		if (n == SSH_EOF)
 			eof = 1;
-		/* stderr is read and dropped, so that it cannot fill the window */
-		int m;
-		while ((m = ssh_channel_read_nonblocking(ch, buf, sizeof buf, 1)) > 0) {
+		/* stderr is read and dropped, so that it cannot fill the window; a
+		 * bounded number of reads, so that an endless flood still meets the
+		 * deadline above */
+		int m = 0;
+		for (int k = 0; k < 64 && (m = ssh_channel_read_nonblocking(ch, buf, sizeof buf, 1)) > 0; k++) {
 		}
 		if (m == SSH_ERROR) {
 			const char *e = ssh_get_error(s);

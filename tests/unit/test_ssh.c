@@ -448,6 +448,13 @@ static void test_command_timeout(void **state)
 	assert_false(r.ran);
 	assert_int_equal(r.reason, DEV_REASON_TIMEOUT);
 	sshpool_result_clear(&r);
+	/* an endless flood on stderr, which is not capped: the timeout still holds */
+	t0 = now_ms();
+	run1(p, &t, "cat /dev/zero >&2", &r);
+	assert_false(r.ran);
+	assert_int_equal(r.reason, DEV_REASON_TIMEOUT);
+	assert_true(now_ms() - t0 < 5000);
+	sshpool_result_clear(&r);
 	/* the device is still usable */
 	run1(p, &t, "echo after", &r);
 	assert_true(r.ran);
@@ -888,6 +895,19 @@ static void test_jump_from_ssh_config_and_tunnel(void **state)
 	assert_non_null(strstr(buf, " 200 "));
 	assert_non_null(strstr(buf, "fleetdeck-tunnel-ok"));
 
+	/* without a jump host a tunnel is a plain TCP connection: sshd's banner comes back */
+	{
+		ssh_target direct = dev_target(key);
+		int dfd = sshpool_tunnel(p, &direct, direct.host, direct.port, 5000, &reason, &err);
+		if (dfd < 0)
+			fail_msg("direct tunnel: %s", err);
+		struct pollfd pf = {.fd = dfd, .events = POLLIN};
+		assert_int_equal(poll(&pf, 1, 5000), 1);
+		char banner[8] = {0};
+		assert_true(read(dfd, banner, 7) == 7);
+		assert_string_equal(banner, "SSH-2.0");
+		close(dfd);
+	}
 	/* nothing listens there: refused, as the bastion saw it */
 	fd = sshpool_tunnel(p, &t, ns, 1, 5000, &reason, &err);
 	assert_int_equal(fd, -1);
