@@ -728,7 +728,7 @@ void sshpool_free(sshpool *p)
 		while (strmap_next(p->devices, &it, &k, &v)) {
 			device *d = v;
 			if (d->s)
-				p->stats.s.sessions_open--;
+				stat_add(p, &p->stats.s.sessions_open, -1);
 			device_free(d);
 		}
 		strmap_free(p->devices);

@@ -443,8 +443,8 @@ static int pump(sshbastion *b, chan *c, short revents)
 		return 0; /* the other end closed the socket completely */
 	if (c->ch_eof && c->out_len == 0 && c->fd_eof && c->in_len == 0)
 		return 0;
-	if (ssh_channel_is_closed(c->ch) && c->out_len == 0)
-		return 0;
+	if (ssh_channel_is_closed(c->ch) && c->ch_eof && c->out_len == 0)
+		return 0; /* closed, and everything it sent has been delivered */
 	return 1;
 }
 

@@ -127,7 +127,7 @@ mkdir -p "$tmp/bin"
 printf '#!/bin/sh\ntouch "%s/ssh-binary-ran"\nexit 255\n' "$tmp" >"$tmp/bin/ssh"
 chmod +x "$tmp/bin/ssh"
 runner=()
-[ "${FLEETDECK_SSH_VALGRIND:-0}" = 1 ] && runner=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
+[ "${FLEETDECK_SSH_VALGRIND:-0}" = 1 ] && runner=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99)
 PATH="$tmp/bin:$PATH" timeout 300 "${runner[@]}" "$DRIVER" >"$tmp/driver.out" 2>&1
 rc=$?
 while IFS= read -r line; do
