@@ -56,6 +56,7 @@ struct sshbastion {
 	int connect_timeout_ms, keepalive_s;
 	pthread_mutex_t *kh_lock;
 	sshstats *stats;
+	sshbastion *via;
 
 	pthread_t thr;
 	int ctl[2];
@@ -214,8 +215,9 @@ static int bastion_connect(sshbastion *b)
 {
 	dev_reason reason;
 	char *err = NULL;
-	int fd = sshsess_tcp_connect(b->label, b->host, b->port, b->connect_timeout_ms, b->keepalive_s, &reason,
-				     &err);
+	int fd = b->via ? sshbastion_forward(b->via, b->host, b->port, b->connect_timeout_ms, &reason, &err)
+			: sshsess_tcp_connect(b->label, b->host, b->port, b->connect_timeout_ms, b->keepalive_s,
+					      &reason, &err);
 	ssh_session s = NULL;
 	if (fd >= 0) {
 		sshsess_params pp = {
@@ -566,6 +568,7 @@ sshbastion *sshbastion_new(const sshbastion_cfg *cfg, char **err)
 	b->keepalive_s = cfg->keepalive_s;
 	b->kh_lock = cfg->known_hosts_lock;
 	b->stats = cfg->stats;
+	b->via = cfg->via;
 	pthread_mutex_init(&b->m, NULL);
 	pthread_cond_init(&b->cv, NULL);
 	if (pipe(b->ctl) < 0) {

@@ -657,9 +657,14 @@ static void test_bad_target_is_refused_at_exec(void **state)
 	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
 	sshpool *p = mkpool(NULL, SSH_STRICT_YES, 5000, 0, NULL);
 	char *err = NULL;
-	ssh_target t = {.name = "x", .host = "h", .jump = "a,b"};
+	ssh_target t = {.name = "x", .host = "h", .jump = "a,,b"};
 	assert_int_equal(sshpool_exec(p, &t, "true", NULL, &err), -1);
-	assert_non_null(strstr(err, "one is supported"));
+	assert_non_null(strstr(err, "is empty"));
+	free(err);
+	err = NULL;
+	t.jump = "a,b,c,d,e";
+	assert_int_equal(sshpool_exec(p, &t, "true", NULL, &err), -1);
+	assert_non_null(strstr(err, "more than 4 hops"));
 	free(err);
 	err = NULL;
 	ssh_target t2 = {.name = "x", .host = "-oProxyCommand=x"};
@@ -986,6 +991,50 @@ static void test_jump_bastion_session_killed(void **state)
 	free(kh);
 }
 
+
+static void test_jump_two_hops(void **state)
+{
+	(void)state;
+	NEED(ns, "FLEETDECK_TEST_NS_ADDR");
+	NEED(bastion, "FLEETDECK_TEST_BASTION");
+	NEED(blog, "FLEETDECK_TEST_BASTION_LOG");
+	char *key = path("client_key"), *kh = path("known_hosts");
+	int accepted = count_in_file(blog, "Accepted publickey");
+	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
+	/* ProxyJump a,b: the second hop is reached through the first (here the
+	 * same sshd, reached once from outside and once from itself) */
+	char *jump = xasprintf("root@%s,root@%s", bastion, bastion);
+	enum { N = 3 };
+	sshpool_result r[N];
+	char *names[N];
+	int ports[16];
+	int np = ns_ports(ports, 16);
+	for (int i = 0; i < N; i++) {
+		names[i] = xasprintf("deep-%d", i);
+		ssh_target t = {.name = names[i], .host = ns, .port = ports[i % np], .user = "root",
+				.identity = key, .jump = jump};
+		char *err = NULL;
+		assert_int_equal(sshpool_exec(p, &t, "echo deep", (void *)(intptr_t)i, &err), 0);
+	}
+	wait_results(p, r, N, 30000);
+	for (int i = 0; i < N; i++) {
+		if (!r[i].ran)
+			fail_msg("%s: %s", names[i], r[i].error);
+		assert_string_equal(r[i].out, "deep\n");
+		sshpool_result_clear(&r[i]);
+		free(names[i]);
+	}
+	sshpool_stats st;
+	sshpool_get_stats(p, &st);
+	assert_int_equal(st.bastion_connects, 2);     /* one session per hop */
+	assert_int_equal(st.channels_opened, N + 1); /* the devices, and the second hop */
+	assert_int_equal(count_in_file(blog, "Accepted publickey"), accepted + 2);
+	sshpool_free(p);
+	free(jump);
+	free(key);
+	free(kh);
+}
+
 static void test_jump_failures(void **state)
 {
 	(void)state;
@@ -1055,6 +1104,7 @@ int main(void)
 		cmocka_unit_test(test_jump_one_bastion_session),
 		cmocka_unit_test(test_jump_from_ssh_config_and_tunnel),
 		cmocka_unit_test(test_jump_bastion_session_killed),
+		cmocka_unit_test(test_jump_two_hops),
 		cmocka_unit_test(test_jump_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
