@@ -103,6 +103,8 @@ cp "$tmp/known_hosts" "$tmp/known_hosts_hashed"
 ssh-keygen -q -H -f "$tmp/known_hosts_hashed" >/dev/null 2>&1; rm -f "$tmp/known_hosts_hashed.old"
 grep -q '^|1|' "$tmp/known_hosts_hashed" && ok "hashed known_hosts made" || bad "hashed known_hosts made"
 echo "[$A]:2222 $(cut -d' ' -f1,2 "$tmp/other_host_ed25519.pub")" >"$tmp/known_hosts_changed"
+# the devices are known, the bastion's key has changed
+{ grep -v "^\[$B\]:2222 " "$tmp/known_hosts"; echo "[$B]:2222 $(cut -d' ' -f1,2 "$tmp/other_host_ed25519.pub")"; } >"$tmp/known_hosts_bastion_changed"
 
 # ---- an agent holding the client key ----
 eval "$(ssh-agent -s -a "$tmp/agent.sock")" >/dev/null

@@ -1056,6 +1056,26 @@ static void test_jump_failures(void **state)
 	sshpool_result_clear(&r);
 	sshpool_free(p);
 
+	/* the bastion's host key changed: refused before logging in, devices untouched */
+	char *khb = path("known_hosts_bastion_changed");
+	NEED(blog, "FLEETDECK_TEST_BASTION_LOG");
+	int accepted = count_in_file(blog, "Accepted publickey");
+	p = mkpool(khb, SSH_STRICT_ACCEPT_NEW, 5000, 0, NULL);
+	ssh_target tk = {.name = "behind", .host = ns, .port = 22, .user = "root", .identity = key, .jump = jump};
+	run1(p, &tk, "true", &r);
+	assert_false(r.ran);
+	assert_int_equal(r.reason, DEV_REASON_HOSTKEY);
+	assert_non_null(strstr(r.error, "jump host"));
+	assert_non_null(strstr(r.error, "HOST KEY CHANGED"));
+	sshpool_result_clear(&r);
+	sshpool_stats st;
+	sshpool_get_stats(p, &st);
+	assert_int_equal(st.bastion_connects, 0);
+	assert_int_equal(st.connects, 0);
+	sshpool_free(p);
+	assert_int_equal(count_in_file(blog, "Accepted publickey"), accepted);
+	free(khb);
+
 	/* a device port nothing listens on, behind a good bastion */
 	p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
 	char *jump2 = xasprintf("root@%s", bastion);
