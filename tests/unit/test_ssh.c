@@ -1035,6 +1035,50 @@ static void test_jump_two_hops(void **state)
 	free(kh);
 }
 
+
+static void test_jump_accept_new_concurrent(void **state)
+{
+	(void)state;
+	NEED(ns, "FLEETDECK_TEST_NS_ADDR");
+	NEED(bastion, "FLEETDECK_TEST_BASTION");
+	char *key = path("client_key"), *kh = path("scratch/concurrent_known_hosts");
+	unlink(kh);
+	int ports[16];
+	int np = ns_ports(ports, 16);
+	sshpool *p = mkpool(kh, SSH_STRICT_ACCEPT_NEW, 5000, 0, NULL);
+	char *jump = xasprintf("root@%s", bastion);
+	enum { N = 8 };
+	sshpool_result r[N];
+	char *names[N];
+	for (int i = 0; i < N; i++) {
+		/* two devices per address:port, all connecting at once */
+		names[i] = xasprintf("twin-%d", i);
+		ssh_target t = {.name = names[i], .host = ns, .port = ports[i % np], .user = "root",
+				.identity = key, .jump = jump};
+		char *err = NULL;
+		assert_int_equal(sshpool_exec(p, &t, "true", (void *)(intptr_t)i, &err), 0);
+	}
+	wait_results(p, r, N, 30000);
+	for (int i = 0; i < N; i++) {
+		if (!r[i].ran)
+			fail_msg("%s: %s", names[i], r[i].error);
+		sshpool_result_clear(&r[i]);
+		free(names[i]);
+	}
+	sshpool_free(p);
+	/* each host recorded once: the bastion and every distinct address:port */
+	int distinct = np < N ? np : N;
+	assert_int_equal(count_in_file(kh, " ssh-ed25519 "), 1 + distinct);
+	for (int i = 0; i < distinct; i++) {
+		char *entry = ports[i] == 22 ? xasprintf("%s ", ns) : xasprintf("[%s]:%d ", ns, ports[i]);
+		assert_int_equal(count_in_file(kh, entry), 1);
+		free(entry);
+	}
+	free(jump);
+	free(key);
+	free(kh);
+}
+
 static void test_jump_failures(void **state)
 {
 	(void)state;
@@ -1125,6 +1169,7 @@ int main(void)
 		cmocka_unit_test(test_jump_from_ssh_config_and_tunnel),
 		cmocka_unit_test(test_jump_bastion_session_killed),
 		cmocka_unit_test(test_jump_two_hops),
+		cmocka_unit_test(test_jump_accept_new_concurrent),
 		cmocka_unit_test(test_jump_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
