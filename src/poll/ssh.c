@@ -599,6 +599,7 @@ static void make_ready(sshpool *p, device *d)
 static void *worker_main(void *arg)
 {
 	sshpool *p = arg;
+	sshsess_thread_init();
 	pthread_mutex_lock(&p->m);
 	for (;;) {
 		while (!p->stop && !p->ready_head)
@@ -642,6 +643,7 @@ static void *worker_main(void *arg)
 static void *housekeeping_main(void *arg)
 {
 	sshpool *p = arg;
+	sshsess_thread_init();
 	pthread_mutex_lock(&p->m);
 	while (!p->stop) {
 		struct timespec until;

@@ -453,6 +453,7 @@ static int pump(sshbastion *b, chan *c, short revents)
 static void *bastion_main(void *arg)
 {
 	sshbastion *b = arg;
+	sshsess_thread_init();
 	struct pollfd *pfd = NULL;
 	size_t cap_pfd = 0;
 	for (;;) {

@@ -1144,7 +1144,7 @@ int main(void)
 {
 	dir = env("FLEETDECK_TEST_SSHD");
 	unsetenv("SSH_AUTH_SOCK");
-	signal(SIGPIPE, SIG_IGN);
+	/* SIGPIPE keeps its default (death): the pool must never raise it */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_file_auth_stdout_exit_codes),
 		cmocka_unit_test(test_agent_auth),
