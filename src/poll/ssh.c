@@ -147,16 +147,18 @@ static ssh_strict strict_of(const sshpool *p, int cfg_strict)
 	return p->o.strict;
 }
 
-/* The bastion for spec, created (its thread started) on first use. Called
- * with the pool's mutex held. */
-static sshbastion *bastion_for(sshpool *p, const char *spec, const char *device_identity, char **err)
+/* The bastion for one hop, reached through via (the hop before it, or NULL),
+ * created (its thread started) on first use; *out_key (caller frees) names it
+ * for the next hop. Called with the pool's mutex held. */
+static sshbastion *bastion_hop(sshpool *p, const char *spec, sshbastion *via, const char *via_key,
+			       const char *via_name, const char *device_identity, char **out_key, char **err)
 {
 	char *juser = NULL, *jhost = NULL;
 	int jport = 0;
 	if (sshconfig_parse_jump(spec, &juser, &jhost, &jport, err) < 0)
 		return NULL;
 	/* the jump host's own Host block applies to it, as with OpenSSH (its own
-	 * ProxyJump is not followed: one hop) */
+	 * ProxyJump is not followed: chains are written "ProxyJump a,b") */
 	sshconfig_host h;
 	sshconfig_lookup(p->cfg, jhost, juser, jport, &h);
 	const char *host = h.hostname ? h.hostname : jhost;
@@ -174,13 +176,20 @@ static sshbastion *bastion_for(sshpool *p, const char *spec, const char *device_
 		add_identity(&ids, &n_ids, &cap_ids, expand_home(p, device_identity));
 	const char *kh = h.known_hosts ? h.known_hosts : p->known_hosts;
 
-	/* one session per bastion: the key is where and as whom, not which key */
-	char *key = xasprintf("%s@%s:%d|%s", user, host, port, kh);
+	/* one session per bastion: the key is where and as whom (and through
+	 * which earlier hop), not which key */
+	char *key = xasprintf("%s@%s:%d|%s|via %s", user, host, port, kh, via_key ? via_key : "-");
 
 	sshbastion *b = strmap_get(p->bastions, key);
+	int stored = 0;
 	if (!b) {
 		char *label = port == 22 ? xasprintf("jump host %s (%s@%s)", jhost, user, host)
 					 : xasprintf("jump host %s (%s@%s:%d)", jhost, user, host, port);
+		if (via) {
+			char *l2 = xasprintf("%s through %s", label, via_name);
+			free(label);
+			label = l2;
+		}
 		sshbastion_cfg bc = {
 			.label = label,
 			.host = host,
@@ -195,6 +204,7 @@ static sshbastion *bastion_for(sshpool *p, const char *spec, const char *device_
 			.keepalive_s = p->o.keepalive_s,
 			.known_hosts_lock = &p->kh_lock,
 			.stats = &p->stats,
+			.via = via,
 		};
 		b = sshbastion_new(&bc, err);
 		free(label);
@@ -203,14 +213,48 @@ static sshbastion *bastion_for(sshpool *p, const char *spec, const char *device_
 						sizeof *p->bastion_keys);
 			p->bastion_keys[p->n_bastion_keys++] = key;
 			strmap_put(p->bastions, key, b);
-			key = NULL;
+			stored = 1;
 		}
 	}
-	free(key);
+	*out_key = b ? xstrdup(key) : NULL;
+	if (!stored)
+		free(key);
 	free_strv(ids, n_ids);
 	sshconfig_host_clear(&h);
 	free(juser);
 	free(jhost);
+	return b;
+}
+
+#define MAX_HOPS 4
+
+/* The last jump host of spec ("hop1,hop2,..."), each hop reached through the
+ * one before it, as ProxyJump does; created on first use. Pool mutex held. */
+static sshbastion *bastion_for(sshpool *p, const char *spec, const char *device_identity, char **err)
+{
+	sshbastion *b = NULL;
+	char *key = NULL, *name = NULL;
+	const char *hop = spec;
+	for (int n = 0;; n++) {
+		if (n == MAX_HOPS) {
+			*err = xasprintf("jump host '%s' has more than %d hops", spec, MAX_HOPS);
+			b = NULL;
+			break;
+		}
+		const char *comma = strchr(hop, ',');
+		char *one = comma ? xstrndup(hop, (size_t)(comma - hop)) : xstrdup(hop);
+		char *next_key = NULL;
+		b = bastion_hop(p, one, b, key, name, device_identity, &next_key, err);
+		free(name);
+		name = one;
+		free(key);
+		key = next_key;
+		if (!b || !comma)
+			break;
+		hop = comma + 1;
+	}
+	free(key);
+	free(name);
 	return b;
 }
 
@@ -441,9 +485,11 @@ static int run_command(sshpool *p, device *d, const char *cmd, int fresh, sshpoo
 		}
 		if (n == SSH_EOF)
 			eof = 1;
-		/* stderr is read and dropped, so that it cannot fill the window */
-		int m;
-		while ((m = ssh_channel_read_nonblocking(ch, buf, sizeof buf, 1)) > 0) {
+		/* stderr is read and dropped, so that it cannot fill the window; a
+		 * bounded number of reads, so that an endless flood still meets the
+		 * deadline above */
+		int m = 0;
+		for (int k = 0; k < 64 && (m = ssh_channel_read_nonblocking(ch, buf, sizeof buf, 1)) > 0; k++) {
 		}
 		if (m == SSH_ERROR) {
 			const char *e = ssh_get_error(s);
@@ -553,6 +599,7 @@ static void make_ready(sshpool *p, device *d)
 static void *worker_main(void *arg)
 {
 	sshpool *p = arg;
+	sshsess_thread_init();
 	pthread_mutex_lock(&p->m);
 	for (;;) {
 		while (!p->stop && !p->ready_head)
@@ -596,6 +643,7 @@ static void *worker_main(void *arg)
 static void *housekeeping_main(void *arg)
 {
 	sshpool *p = arg;
+	sshsess_thread_init();
 	pthread_mutex_lock(&p->m);
 	while (!p->stop) {
 		struct timespec until;
@@ -726,12 +774,13 @@ void sshpool_free(sshpool *p)
 		while (strmap_next(p->devices, &it, &k, &v)) {
 			device *d = v;
 			if (d->s)
-				p->stats.s.sessions_open--;
+				stat_add(p, &p->stats.s.sessions_open, -1);
 			device_free(d);
 		}
 		strmap_free(p->devices);
 	}
-	for (size_t i = 0; i < p->n_bastion_keys; i++) {
+	/* later hops first: they may run through earlier ones */
+	for (size_t i = p->n_bastion_keys; i-- > 0;) {
 		sshbastion_free(strmap_get(p->bastions, p->bastion_keys[i]));
 		free(p->bastion_keys[i]);
 	}

@@ -56,6 +56,7 @@ struct sshbastion {
 	int connect_timeout_ms, keepalive_s;
 	pthread_mutex_t *kh_lock;
 	sshstats *stats;
+	sshbastion *via;
 
 	pthread_t thr;
 	int ctl[2];
@@ -214,8 +215,9 @@ static int bastion_connect(sshbastion *b)
 {
 	dev_reason reason;
 	char *err = NULL;
-	int fd = sshsess_tcp_connect(b->label, b->host, b->port, b->connect_timeout_ms, b->keepalive_s, &reason,
-				     &err);
+	int fd = b->via ? sshbastion_forward(b->via, b->host, b->port, b->connect_timeout_ms, &reason, &err)
+			: sshsess_tcp_connect(b->label, b->host, b->port, b->connect_timeout_ms, b->keepalive_s,
+					      &reason, &err);
 	ssh_session s = NULL;
 	if (fd >= 0) {
 		sshsess_params pp = {
@@ -443,14 +445,15 @@ static int pump(sshbastion *b, chan *c, short revents)
 		return 0; /* the other end closed the socket completely */
 	if (c->ch_eof && c->out_len == 0 && c->fd_eof && c->in_len == 0)
 		return 0;
-	if (ssh_channel_is_closed(c->ch) && c->out_len == 0)
-		return 0;
+	if (ssh_channel_is_closed(c->ch) && c->ch_eof && c->out_len == 0)
+		return 0; /* closed, and everything it sent has been delivered */
 	return 1;
 }
 
 static void *bastion_main(void *arg)
 {
 	sshbastion *b = arg;
+	sshsess_thread_init();
 	struct pollfd *pfd = NULL;
 	size_t cap_pfd = 0;
 	for (;;) {
@@ -566,6 +569,7 @@ sshbastion *sshbastion_new(const sshbastion_cfg *cfg, char **err)
 	b->keepalive_s = cfg->keepalive_s;
 	b->kh_lock = cfg->known_hosts_lock;
 	b->stats = cfg->stats;
+	b->via = cfg->via;
 	pthread_mutex_init(&b->m, NULL);
 	pthread_cond_init(&b->cv, NULL);
 	if (pipe(b->ctl) < 0) {

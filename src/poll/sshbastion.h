@@ -33,6 +33,7 @@ typedef struct sshbastion_cfg {
 	int keepalive_s;
 	pthread_mutex_t *known_hosts_lock;
 	sshstats *stats;
+	struct sshbastion *via; /* reached through this earlier hop (borrowed), or NULL: TCP */
 } sshbastion_cfg;
 
 /* Starts the bastion's thread (it connects on the first request). Returns NULL

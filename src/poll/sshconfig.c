@@ -604,7 +604,7 @@ int sshconfig_parse_jump(const char *spec, char **user, char **host, int *port, 
 		return -1;
 	}
 	if (strchr(s, ',')) {
-		*err = xasprintf("jump host '%s' has several hops; only one is supported", spec);
+		*err = xasprintf("jump host '%s' is a chain of hops, not one", spec);
 		return -1;
 	}
 	const char *at = strrchr(s, '@');

@@ -45,8 +45,8 @@ void sshconfig_host_clear(sshconfig_host *h);
 
 /* One ProxyJump hop: "[user@]host[:port]", "[user@][v6addr]:port" or
  * "ssh://[user@]host[:port]". Returns 0 and the parts (*user may be NULL; *port
- * 0 when not given; caller frees the strings), or -1 with *err. A spec with
- * several comma-separated hops is -1: only one hop is supported. */
+ * 0 when not given; caller frees the strings), or -1 with *err. A chain
+ * ("a,b") is -1 here: callers split it at the commas first. */
 int sshconfig_parse_jump(const char *spec, char **user, char **host, int *port, char **err);
 
 /* Splits s into words as a POSIX shell would (quotes, backslashes; no

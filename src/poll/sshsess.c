@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,14 @@ int sshsess_tcp_connect(const char *label, const char *host, int port, int timeo
 		     xasprintf("%s: cannot connect to %s port %d: %s", label, host, port, strerror(last_errno)));
 	}
 	return -1;
+}
+
+void sshsess_thread_init(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 static int icontains(const char *hay, const char *needle)

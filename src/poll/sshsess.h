@@ -40,6 +40,11 @@ void sshsess_close(ssh_session s);
 /* 0 if the session's stream has visibly ended (EOF or error), else 1. */
 int sshsess_alive(ssh_session s);
 
+/* Blocks SIGPIPE in the calling thread: the pool's threads write to sockets
+ * whose peer may be gone, and must get EPIPE, not a signal that kills the
+ * process (a library cannot ignore it for the whole process). */
+void sshsess_thread_init(void);
+
 /* A reason for a libssh error text seen after the session was up. */
 dev_reason sshsess_classify(const char *libssh_error);
 

@@ -12,6 +12,7 @@ BENCH=$BUILD/tests/bench_ssh
 . "$SRC/tests/integration/lib/sshd.sh"
 N=${SSH_BENCH_DEVICES:-200}
 CYCLES=${SSH_BENCH_CYCLES:-10}
+THREADS=${SSH_BENCH_THREADS:-16}
 PER=16                          # sshd's limit of listening sockets
 tmp=$(mktemp -d)
 NS=fdbench$$; VA=fdb${$}a; VB=fdb${$}b
@@ -41,7 +42,7 @@ for i in $(seq "$N"); do
 done
 echo "== $N devices on loopback ($k sshd processes), $CYCLES cycles"
 "$BENCH" --targets "$tmp/targets_lo" --identity "$tmp/client_key" --known-hosts "$tmp/known_hosts" \
-	--cycles "$CYCLES" --label "loopback"
+	--cycles "$CYCLES" --threads "$THREADS" --label "loopback"
 
 # 2. the same behind one bastion: devices only inside a namespace
 ip netns add "$NS" && ip link add "$VA" type veth peer name "$VB" && ip link set "$VB" netns "$NS" &&
@@ -63,5 +64,5 @@ for i in $(seq "$N"); do
 done
 echo "== $N devices in a network namespace behind one bastion, $CYCLES cycles"
 "$BENCH" --targets "$tmp/targets_ns" --identity "$tmp/client_key" --known-hosts "$tmp/known_hosts" \
-	--cycles "$CYCLES" --label "behind one bastion"
+	--cycles "$CYCLES" --threads "$THREADS" --label "behind one bastion"
 echo "  bastion sshd: $(grep -c 'Accepted publickey' "${SSHD_LOG[bastion]}") login(s) in its log"

@@ -103,6 +103,8 @@ cp "$tmp/known_hosts" "$tmp/known_hosts_hashed"
 ssh-keygen -q -H -f "$tmp/known_hosts_hashed" >/dev/null 2>&1; rm -f "$tmp/known_hosts_hashed.old"
 grep -q '^|1|' "$tmp/known_hosts_hashed" && ok "hashed known_hosts made" || bad "hashed known_hosts made"
 echo "[$A]:2222 $(cut -d' ' -f1,2 "$tmp/other_host_ed25519.pub")" >"$tmp/known_hosts_changed"
+# the devices are known, the bastion's key has changed
+{ grep -v "^\[$B\]:2222 " "$tmp/known_hosts"; echo "[$B]:2222 $(cut -d' ' -f1,2 "$tmp/other_host_ed25519.pub")"; } >"$tmp/known_hosts_bastion_changed"
 
 # ---- an agent holding the client key ----
 eval "$(ssh-agent -s -a "$tmp/agent.sock")" >/dev/null
@@ -127,7 +129,7 @@ mkdir -p "$tmp/bin"
 printf '#!/bin/sh\ntouch "%s/ssh-binary-ran"\nexit 255\n' "$tmp" >"$tmp/bin/ssh"
 chmod +x "$tmp/bin/ssh"
 runner=()
-[ "${FLEETDECK_SSH_VALGRIND:-0}" = 1 ] && runner=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99)
+[ "${FLEETDECK_SSH_VALGRIND:-0}" = 1 ] && runner=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99)
 PATH="$tmp/bin:$PATH" timeout 300 "${runner[@]}" "$DRIVER" >"$tmp/driver.out" 2>&1
 rc=$?
 while IFS= read -r line; do

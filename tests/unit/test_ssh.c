@@ -448,6 +448,13 @@ static void test_command_timeout(void **state)
 	assert_false(r.ran);
 	assert_int_equal(r.reason, DEV_REASON_TIMEOUT);
 	sshpool_result_clear(&r);
+	/* an endless flood on stderr, which is not capped: the timeout still holds */
+	t0 = now_ms();
+	run1(p, &t, "cat /dev/zero >&2", &r);
+	assert_false(r.ran);
+	assert_int_equal(r.reason, DEV_REASON_TIMEOUT);
+	assert_true(now_ms() - t0 < 5000);
+	sshpool_result_clear(&r);
 	/* the device is still usable */
 	run1(p, &t, "echo after", &r);
 	assert_true(r.ran);
@@ -650,9 +657,14 @@ static void test_bad_target_is_refused_at_exec(void **state)
 	NEED(addr, "FLEETDECK_TEST_SSHD_ADDR");
 	sshpool *p = mkpool(NULL, SSH_STRICT_YES, 5000, 0, NULL);
 	char *err = NULL;
-	ssh_target t = {.name = "x", .host = "h", .jump = "a,b"};
+	ssh_target t = {.name = "x", .host = "h", .jump = "a,,b"};
 	assert_int_equal(sshpool_exec(p, &t, "true", NULL, &err), -1);
-	assert_non_null(strstr(err, "one is supported"));
+	assert_non_null(strstr(err, "is empty"));
+	free(err);
+	err = NULL;
+	t.jump = "a,b,c,d,e";
+	assert_int_equal(sshpool_exec(p, &t, "true", NULL, &err), -1);
+	assert_non_null(strstr(err, "more than 4 hops"));
 	free(err);
 	err = NULL;
 	ssh_target t2 = {.name = "x", .host = "-oProxyCommand=x"};
@@ -888,6 +900,19 @@ static void test_jump_from_ssh_config_and_tunnel(void **state)
 	assert_non_null(strstr(buf, " 200 "));
 	assert_non_null(strstr(buf, "fleetdeck-tunnel-ok"));
 
+	/* without a jump host a tunnel is a plain TCP connection: sshd's banner comes back */
+	{
+		ssh_target direct = dev_target(key);
+		int dfd = sshpool_tunnel(p, &direct, direct.host, direct.port, 5000, &reason, &err);
+		if (dfd < 0)
+			fail_msg("direct tunnel: %s", err);
+		struct pollfd pf = {.fd = dfd, .events = POLLIN};
+		assert_int_equal(poll(&pf, 1, 5000), 1);
+		char banner[8] = {0};
+		assert_true(read(dfd, banner, 7) == 7);
+		assert_string_equal(banner, "SSH-2.0");
+		close(dfd);
+	}
 	/* nothing listens there: refused, as the bastion saw it */
 	fd = sshpool_tunnel(p, &t, ns, 1, 5000, &reason, &err);
 	assert_int_equal(fd, -1);
@@ -966,6 +991,94 @@ static void test_jump_bastion_session_killed(void **state)
 	free(kh);
 }
 
+
+static void test_jump_two_hops(void **state)
+{
+	(void)state;
+	NEED(ns, "FLEETDECK_TEST_NS_ADDR");
+	NEED(bastion, "FLEETDECK_TEST_BASTION");
+	NEED(blog, "FLEETDECK_TEST_BASTION_LOG");
+	char *key = path("client_key"), *kh = path("known_hosts");
+	int accepted = count_in_file(blog, "Accepted publickey");
+	sshpool *p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
+	/* ProxyJump a,b: the second hop is reached through the first (here the
+	 * same sshd, reached once from outside and once from itself) */
+	char *jump = xasprintf("root@%s,root@%s", bastion, bastion);
+	enum { N = 3 };
+	sshpool_result r[N];
+	char *names[N];
+	int ports[16];
+	int np = ns_ports(ports, 16);
+	for (int i = 0; i < N; i++) {
+		names[i] = xasprintf("deep-%d", i);
+		ssh_target t = {.name = names[i], .host = ns, .port = ports[i % np], .user = "root",
+				.identity = key, .jump = jump};
+		char *err = NULL;
+		assert_int_equal(sshpool_exec(p, &t, "echo deep", (void *)(intptr_t)i, &err), 0);
+	}
+	wait_results(p, r, N, 30000);
+	for (int i = 0; i < N; i++) {
+		if (!r[i].ran)
+			fail_msg("%s: %s", names[i], r[i].error);
+		assert_string_equal(r[i].out, "deep\n");
+		sshpool_result_clear(&r[i]);
+		free(names[i]);
+	}
+	sshpool_stats st;
+	sshpool_get_stats(p, &st);
+	assert_int_equal(st.bastion_connects, 2);     /* one session per hop */
+	assert_int_equal(st.channels_opened, N + 1); /* the devices, and the second hop */
+	assert_int_equal(count_in_file(blog, "Accepted publickey"), accepted + 2);
+	sshpool_free(p);
+	free(jump);
+	free(key);
+	free(kh);
+}
+
+
+static void test_jump_accept_new_concurrent(void **state)
+{
+	(void)state;
+	NEED(ns, "FLEETDECK_TEST_NS_ADDR");
+	NEED(bastion, "FLEETDECK_TEST_BASTION");
+	char *key = path("client_key"), *kh = path("scratch/concurrent_known_hosts");
+	unlink(kh);
+	int ports[16];
+	int np = ns_ports(ports, 16);
+	sshpool *p = mkpool(kh, SSH_STRICT_ACCEPT_NEW, 5000, 0, NULL);
+	char *jump = xasprintf("root@%s", bastion);
+	enum { N = 8 };
+	sshpool_result r[N];
+	char *names[N];
+	for (int i = 0; i < N; i++) {
+		/* two devices per address:port, all connecting at once */
+		names[i] = xasprintf("twin-%d", i);
+		ssh_target t = {.name = names[i], .host = ns, .port = ports[i % np], .user = "root",
+				.identity = key, .jump = jump};
+		char *err = NULL;
+		assert_int_equal(sshpool_exec(p, &t, "true", (void *)(intptr_t)i, &err), 0);
+	}
+	wait_results(p, r, N, 30000);
+	for (int i = 0; i < N; i++) {
+		if (!r[i].ran)
+			fail_msg("%s: %s", names[i], r[i].error);
+		sshpool_result_clear(&r[i]);
+		free(names[i]);
+	}
+	sshpool_free(p);
+	/* each host recorded once: the bastion and every distinct address:port */
+	int distinct = np < N ? np : N;
+	assert_int_equal(count_in_file(kh, " ssh-ed25519 "), 1 + distinct);
+	for (int i = 0; i < distinct; i++) {
+		char *entry = ports[i] == 22 ? xasprintf("%s ", ns) : xasprintf("[%s]:%d ", ns, ports[i]);
+		assert_int_equal(count_in_file(kh, entry), 1);
+		free(entry);
+	}
+	free(jump);
+	free(key);
+	free(kh);
+}
+
 static void test_jump_failures(void **state)
 {
 	(void)state;
@@ -986,6 +1099,26 @@ static void test_jump_failures(void **state)
 	assert_non_null(strstr(r.error, "jump host"));
 	sshpool_result_clear(&r);
 	sshpool_free(p);
+
+	/* the bastion's host key changed: refused before logging in, devices untouched */
+	char *khb = path("known_hosts_bastion_changed");
+	NEED(blog, "FLEETDECK_TEST_BASTION_LOG");
+	int accepted = count_in_file(blog, "Accepted publickey");
+	p = mkpool(khb, SSH_STRICT_ACCEPT_NEW, 5000, 0, NULL);
+	ssh_target tk = {.name = "behind", .host = ns, .port = 22, .user = "root", .identity = key, .jump = jump};
+	run1(p, &tk, "true", &r);
+	assert_false(r.ran);
+	assert_int_equal(r.reason, DEV_REASON_HOSTKEY);
+	assert_non_null(strstr(r.error, "jump host"));
+	assert_non_null(strstr(r.error, "HOST KEY CHANGED"));
+	sshpool_result_clear(&r);
+	sshpool_stats st;
+	sshpool_get_stats(p, &st);
+	assert_int_equal(st.bastion_connects, 0);
+	assert_int_equal(st.connects, 0);
+	sshpool_free(p);
+	assert_int_equal(count_in_file(blog, "Accepted publickey"), accepted);
+	free(khb);
 
 	/* a device port nothing listens on, behind a good bastion */
 	p = mkpool(kh, SSH_STRICT_YES, 5000, 0, NULL);
@@ -1011,7 +1144,7 @@ int main(void)
 {
 	dir = env("FLEETDECK_TEST_SSHD");
 	unsetenv("SSH_AUTH_SOCK");
-	signal(SIGPIPE, SIG_IGN);
+	/* SIGPIPE keeps its default (death): the pool must never raise it */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_file_auth_stdout_exit_codes),
 		cmocka_unit_test(test_agent_auth),
@@ -1035,6 +1168,8 @@ int main(void)
 		cmocka_unit_test(test_jump_one_bastion_session),
 		cmocka_unit_test(test_jump_from_ssh_config_and_tunnel),
 		cmocka_unit_test(test_jump_bastion_session_killed),
+		cmocka_unit_test(test_jump_two_hops),
+		cmocka_unit_test(test_jump_accept_new_concurrent),
 		cmocka_unit_test(test_jump_failures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
