@@ -1749,7 +1749,7 @@ static int fast_eval(const char *s, size_t len, json_t **out, const char **type)
 		for (size_t k = 1; k + 1 < len; k++)
 			if (s[k] < 0x20 || s[k] > 0x7e || s[k] == '\'' || s[k] == '"' || s[k] == '\\')
 				return 2;
-		*out = json_stringn(s + 1, len - 2);
+		*out = json_stringn_nocheck(s + 1, len - 2); /* printable ASCII: valid UTF-8 */
 		*type = "str";
 		return PYLIT_OK;
 	}
