@@ -1,5 +1,6 @@
 /* fuzz_literal: libFuzzer target for pyliteral_eval (Python's ast.literal_eval, as the INI
  * parser types values): it must not crash, and its fast paths must agree with the parser. */
+#include "fuzz_options.h"
 #include "inventory/pyliteral.h"
 #include "util/pyjson.h"
 
