@@ -31,7 +31,17 @@ struct pending {
 	bool live;           /* false once deleted */
 };
 
+/* The words of one line; the buffers are kept from line to line. */
+struct tokens {
+	char **v;      /* into buf, each NUL-terminated (a word may hold NUL too: see len) */
+	size_t *len;
+	size_t n, cap, cap_len;
+	char *buf;
+	size_t cap_buf;
+};
+
 struct parser {
+	struct tokens tk;
 	inventory *inv;
 	const char *path;
 	size_t lineno;
@@ -149,18 +159,12 @@ static bool match_groupname(struct str t, struct str *name)
 
 /* ---- shlex.split(line, comments=True), posix ------------------------------------ */
 
-struct tokens {
-	char **v;
-	size_t *len;
-	size_t n, cap, cap_len;
-};
-
 static void tokens_free(struct tokens *tk)
 {
-	for (size_t i = 0; i < tk->n; i++)
-		free(tk->v[i]);
+	free(tk->buf);
 	free(tk->v);
 	free(tk->len);
+	memset(tk, 0, sizeof *tk);
 }
 
 static bool shlex_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -171,8 +175,13 @@ static const char *shlex_split(struct str line, struct tokens *tk)
 {
 	char state = ' ';  /* ' ', 'a', '\'', '"', '\\', 0 for end of input */
 	size_t i = 0;
-	char *tok = xmalloc(line.len + 1);
+	/* every word is written into buf where it stays: a word has no more bytes
+	 * than the input it comes from, plus its NUL */
+	tk->n = 0;
+	tk->buf = xgrow(tk->buf, &tk->cap_buf, 2 * line.len + 2, 1);
+	size_t at = 0;
 	while (state) {
+		char *tok = tk->buf + at;
 		size_t n = 0;
 		bool quoted = false;
 		char escapedstate = ' ';
@@ -209,10 +218,8 @@ static const char *shlex_split(struct str line, struct tokens *tk)
 				}
 			} else if (state == '\'' || state == '"') {
 				quoted = true;
-				if (eof) {
-					free(tok);
+				if (eof)
 					return "No closing quotation";
-				}
 				if (c == state) {
 					state = 'a';
 				} else if (c == '\\' && state == '"') {
@@ -222,10 +229,8 @@ static const char *shlex_split(struct str line, struct tokens *tk)
 					tok[n++] = c;
 				}
 			} else if (state == '\\') {
-				if (eof) {
-					free(tok);
+				if (eof)
 					return "No escaped character";
-				}
 				/* inside double quotes only the quote and the backslash are escapable */
 				if ((escapedstate == '\'' || escapedstate == '"') && c != '\\' && c != escapedstate)
 					tok[n++] = '\\';
@@ -258,13 +263,11 @@ static const char *shlex_split(struct str line, struct tokens *tk)
 			break; /* posix: an empty unquoted token is the end */
 		tk->v = xgrow(tk->v, &tk->cap, tk->n + 1, sizeof *tk->v);
 		tk->len = xgrow(tk->len, &tk->cap_len, tk->n + 1, sizeof *tk->len);
-		/* not xstrndup: a token may hold NUL, and values keep it */
-		tk->v[tk->n] = xmalloc(n + 1);
-		memcpy(tk->v[tk->n], tok, n);
-		tk->v[tk->n][n] = '\0';
+		tok[n] = '\0';
+		tk->v[tk->n] = tok;
 		tk->len[tk->n++] = n;
+		at += n + 1;
 	}
-	free(tok);
 	return NULL;
 }
 
@@ -272,6 +275,12 @@ static const char *shlex_split(struct str line, struct tokens *tk)
 
 static json_t *text_json(struct str v)
 {
+	/* ASCII without NUL (the usual value) is valid UTF-8 as it is: no copy, no check */
+	size_t k = 0;
+	while (k < v.len && (unsigned char)v.s[k] < 0x80 && v.s[k])
+		k++;
+	if (k == v.len)
+		return json_stringn_nocheck(v.s, v.len);
 	size_t n;
 	char *p = pyu_printable(v.s, v.len, &n);
 	json_t *j = json_stringn(p, n);
@@ -483,36 +492,32 @@ static int expand_hostpattern(struct parser *P, const char *pattern, char ***nam
 /* _parse_host_definition + _populate_host_vars */
 static int host_line(struct parser *P, struct str line, const char *groupname)
 {
-	struct tokens tk = { 0 };
-	const char *shlex_err = shlex_split(line, &tk);
-	if (shlex_err) {
-		tokens_free(&tk); /* the tokens before the bad one */
+	struct tokens *tk = &P->tk; /* its buffers are kept from line to line */
+	const char *shlex_err = shlex_split(line, tk);
+	if (shlex_err)
 		return raise_error(P, "Error parsing host definition '%.*s': %s", (int)line.len, line.s, shlex_err);
-	}
-	if (!tk.n) {
-		tokens_free(&tk);
+	if (!tk->n)
 		return raise_error(P, "list index out of range"); /* tokens[0]; cannot happen after strip() */
-	}
 	int rc = -1;
 	char **names = NULL;
 	size_t nnames = 0;
 	long port;
 	struct var *vars = NULL;
 	size_t nvars = 0, cap = 0;
-	if (expand_hostpattern(P, tk.v[0], &names, &nnames, &port) < 0) {
+	if (expand_hostpattern(P, tk->v[0], &names, &nnames, &port) < 0) {
 		names = NULL;
 		nnames = 0;
 		goto out;
 	}
 	/* variables = {}: later duplicates override, in the first one's place */
-	for (size_t i = 1; i < tk.n; i++) {
-		char *eq = memchr(tk.v[i], '=', tk.len[i]);
+	for (size_t i = 1; i < tk->n; i++) {
+		char *eq = memchr(tk->v[i], '=', tk->len[i]);
 		if (!eq) {
-			raise_error(P, "Expected key=value host variable assignment, got: %s", tk.v[i]);
+			raise_error(P, "Expected key=value host variable assignment, got: %s", tk->v[i]);
 			goto out;
 		}
-		struct str k = { tk.v[i], (size_t)(eq - tk.v[i]) };
-		struct str v = { eq + 1, tk.len[i] - k.len - 1 };
+		struct str k = { tk->v[i], (size_t)(eq - tk->v[i]) };
+		struct str v = { eq + 1, tk->len[i] - k.len - 1 };
 		json_t *value;
 		const char *type;
 		if (parse_value(P, v, &value, &type) < 0)
@@ -560,7 +565,6 @@ static int host_line(struct parser *P, struct str line, const char *groupname)
 out:
 	vars_free(vars, nvars);
 	hostrange_free(names, nnames);
-	tokens_free(&tk);
 	return rc;
 }
 
@@ -700,5 +704,6 @@ int ini_parse(inventory *inv, const char *path, const char *data, size_t len, ch
 	 * and those bytes simply travel as surrogates (see struct str). */
 	int rc = parse_lines(&P, data, len);
 	pending_free(&P);
+	tokens_free(&P.tk);
 	return rc;
 }

@@ -931,8 +931,10 @@ static void lw_meta(struct lw *w, inventory *inv)
 	size_t n;
 	inv_host *const *all_hosts = inv_group_hosts(inv, inv->groups[0], &n);
 	inv_host **hosts = xmalloc((n ? n : 1) * sizeof *hosts);
-	memcpy(hosts, all_hosts, n * sizeof *hosts);
-	qsort(hosts, n, sizeof *hosts, cmp_host_name);
+	if (n) {
+		memcpy(hosts, all_hosts, n * sizeof *hosts);
+		qsort(hosts, n, sizeof *hosts, cmp_host_name);
+	}
 	const char *internal[sizeof internal_vars / sizeof *internal_vars];
 	size_t ninternal = sizeof internal / sizeof *internal;
 	memcpy(internal, internal_vars, sizeof internal);
@@ -1026,7 +1028,8 @@ int inv_list_write(inventory *inv, int (*write)(void *ctx, const char *s, size_t
 		}
 	}
 	free(stack);
-	qsort(groups, ng, sizeof *groups, cmp_group_name);
+	if (ng)
+		qsort(groups, ng, sizeof *groups, cmp_group_name);
 	lw_raw(&w, "{");
 	/* "_meta" among the group names in sorted order */
 	bool meta_done = false;

@@ -1749,12 +1749,14 @@ static int fast_eval(const char *s, size_t len, json_t **out, const char **type)
 		for (size_t k = 1; k + 1 < len; k++)
 			if (s[k] < 0x20 || s[k] > 0x7e || s[k] == '\'' || s[k] == '"' || s[k] == '\\')
 				return 2;
-		*out = json_stringn(s + 1, len - 2);
+		*out = json_stringn_nocheck(s + 1, len - 2); /* printable ASCII: valid UTF-8 */
 		*type = "str";
 		return PYLIT_OK;
 	}
 	return 2;
 }
+
+static int eval_parsed(const char *s, size_t len, json_t **out, const char **type, char **err);
 
 int pyliteral_eval(const char *s, size_t len, json_t **out, const char **type, char **err)
 {
@@ -1767,6 +1769,20 @@ int pyliteral_eval(const char *s, size_t len, json_t **out, const char **type, c
 	int fast = fast_eval(s, len, out, type ? type : &ignored);
 	if (fast != 2)
 		return fast;
+	return eval_parsed(s, len, out, type, err);
+}
+
+int pyliteral_eval_parsed(const char *s, size_t len, json_t **out, const char **type, char **err)
+{
+	while (len && (*s == ' ' || *s == '\t')) {
+		s++;
+		len--;
+	}
+	return eval_parsed(s, len, out, type, err);
+}
+
+static int eval_parsed(const char *s, size_t len, json_t **out, const char **type, char **err)
+{
 	/* "source code string cannot contain null bytes"; text with surrogates
 	 * fails to encode for the compiler (UnicodeEncodeError, a ValueError) */
 	if (memchr(s, '\0', len) || pyu_has_badbytes(s, len))

@@ -44,4 +44,9 @@ enum {
  * the value than its JSON form tells (Ansible's int() of ansible_group_priority). */
 int pyliteral_eval(const char *s, size_t len, json_t **out, const char **type, char **err);
 
+/* pyliteral_eval() without its fast paths for common values (plain words,
+ * small ints...): every text through the full parser. The same results; for
+ * tests and fuzzing, which check that they are. */
+int pyliteral_eval_parsed(const char *s, size_t len, json_t **out, const char **type, char **err);
+
 #endif

@@ -1,4 +1,5 @@
 /* fuzz_config: libFuzzer target for the config.yaml reader (config_parse, in memory). */
+#include "fuzz_options.h"
 #include "config/config.h"
 
 #include <stdint.h>

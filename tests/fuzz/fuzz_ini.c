@@ -1,4 +1,5 @@
 /* fuzz_ini: libFuzzer target for the INI inventory parser (ini_parse, in memory). */
+#include "fuzz_options.h"
 #include "fuzz_common.h"
 #include "inventory/ini.h"
 

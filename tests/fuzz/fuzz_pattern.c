@@ -1,5 +1,6 @@
 /* fuzz_pattern: libFuzzer target for host patterns (inv_pattern_*) over a small fixed
  * inventory. The input is PATTERN, or PATTERN NUL LIMIT for a --limit. */
+#include "fuzz_options.h"
 #include "fuzz_common.h"
 #include "inventory/ini.h"
 #include "inventory/pattern.h"

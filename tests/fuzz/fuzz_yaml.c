@@ -1,5 +1,6 @@
 /* fuzz_yaml: libFuzzer target for the YAML/JSON inventory parser (yamlinv_parse, in
  * memory) and for the YAML loader under it as the vars files use it. */
+#include "fuzz_options.h"
 #include "fuzz_common.h"
 #include "inventory/yamlinv.h"
 #include "inventory/yamlload.h"
