@@ -1,11 +1,23 @@
-/* http: GETs to many devices at once on one libcurl multi handle, whose connection cache keeps them alive between cycles. */
+/* http: GETs to many devices at once: libcurl multi handles (their connection caches keep devices' connections alive between cycles) on one epoll loop. */
 #include "poll/http.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <math.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Devices per connection cache. libcurl 7.88 walks the whole cache each time a
+ * transfer is removed from its multi handle (looking for a connect-only connection
+ * to close), so one cache for 10,000 kept-alive connections costs O(devices) per
+ * request; a multi handle per this many devices keeps that walk short. */
+#define DEVICES_PER_SHARD 128
 
 struct req {
 	struct req *next;
@@ -16,7 +28,18 @@ struct req {
 	http_dial_fn dial;
 	void *dial_ctx;
 	void *tag;
+	unsigned long shard_key;
 	struct curl_slist *connect_to; /* dialed requests: skip resolving the name here */
+};
+
+/* One multi handle and its connection cache; a request's shard_key picks it, so a
+ * device's requests always find its kept-alive connection. */
+struct shard {
+	CURLM *multi;
+	httpc *c;
+	size_t index;
+	double timer_at;      /* monotonic ms when libcurl wants a timeout call; <0: none */
+	bool active;          /* something happened: read its messages */
 };
 
 /* One transfer slot. The easy handles live as long as the client and are reused
@@ -25,6 +48,7 @@ struct req {
 struct slot {
 	CURL *easy;
 	httpc *c;
+	struct shard *sh;     /* the multi handle it is in while a transfer runs */
 	struct req *rq;       /* the transfer under way, NULL when free */
 	char *buf;
 	size_t len, cap;
@@ -37,7 +61,9 @@ struct slot {
 
 struct httpc {
 	http_opts o;
-	CURLM *multi;
+	struct shard **shards;
+	size_t nshards;
+	int epfd, evfd;       /* every shard's sockets; the wake-up eventfd */
 	struct slot *slots;
 	size_t nslots;        /* max_parallel, created lazily */
 	size_t *free_slots;   /* stack of free slot indexes */
@@ -97,6 +123,82 @@ static void req_free(struct req *r)
 	free(r);
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* libcurl's socket callback: keep the shard's sockets in the one epoll set. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct shard *sh = userp;
+	(void)e, (void)socketp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(sh->c->epfd, EPOLL_CTL_DEL, fd, NULL); /* may be closed already */
+		return 0;
+	}
+	struct epoll_event ev = {
+		.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0),
+		.data.u64 = (uint64_t)sh->index << 32 | (uint32_t)fd,
+	};
+	if (epoll_ctl(sh->c->epfd, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT)
+		epoll_ctl(sh->c->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return 0;
+}
+
+/* libcurl's timer callback: when to call it back for the shard's timeouts. */
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct shard *sh = userp;
+	(void)m;
+	sh->timer_at = timeout_ms < 0 ? -1 : mono_ms() + (double)timeout_ms;
+	return 0;
+}
+
+static struct shard *shard_new(httpc *c, size_t index)
+{
+	struct shard *sh = xcalloc(1, sizeof *sh);
+	sh->multi = curl_multi_init();
+	if (!sh->multi) {
+		free(sh);
+		return NULL;
+	}
+	sh->c = c;
+	sh->index = index;
+	sh->timer_at = -1;
+	curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+	curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+	return sh;
+}
+
+/* Shards for max_connects connections, each cache sized to its share. Shards are
+ * only ever added: a device keeps its shard (and connection) while the count holds. */
+static int size_shards(httpc *c, char **err)
+{
+	size_t want = (size_t)(c->o.max_connects + DEVICES_PER_SHARD - 1) / DEVICES_PER_SHARD;
+	if (want < 1)
+		want = 1;
+	if (want > c->nshards) {
+		c->shards = xrealloc(c->shards, want * sizeof *c->shards);
+		for (size_t i = c->nshards; i < want; i++) {
+			c->shards[i] = shard_new(c, i);
+			if (!c->shards[i]) {
+				*err = xstrdup("cannot set up libcurl (curl_multi_init failed)");
+				return -1;
+			}
+			c->nshards = i + 1;
+		}
+	}
+	long per = c->o.max_connects / (long)c->nshards + 16;
+	for (size_t i = 0; i < c->nshards; i++)
+		curl_multi_setopt(c->shards[i]->multi, CURLMOPT_MAXCONNECTS, per);
+	return 0;
+}
+
 httpc *httpc_new(const http_opts *o, char **err)
 {
 	httpc *c = xcalloc(1, sizeof *c);
@@ -112,16 +214,20 @@ httpc *httpc_new(const http_opts *o, char **err)
 		c->o.max_body = (size_t)1 << 20;
 	if (c->o.max_connects <= 0)
 		c->o.max_connects = 4L * c->o.max_parallel;
-	c->multi = curl_multi_init();
-	if (!c->multi) {
-		*err = xstrdup("cannot set up libcurl (curl_multi_init failed)");
-		free(c);
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->epfd < 0 || c->evfd < 0) {
+		*err = xasprintf("cannot set up the event loop: %s", strerror(errno));
+		httpc_free(c);
 		return NULL;
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->o.max_connects);
 	c->nslots = (size_t)c->o.max_parallel;
 	c->slots = xcalloc(c->nslots, sizeof *c->slots);
 	c->free_slots = xcalloc(c->nslots, sizeof *c->free_slots);
+	if (size_shards(c, err)) {
+		httpc_free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -145,14 +251,18 @@ void httpc_free(httpc *c)
 	for (size_t i = 0; i < c->ncreated; i++) {
 		struct slot *s = &c->slots[i];
 		if (s->rq) {
-			curl_multi_remove_handle(c->multi, s->easy);
+			curl_multi_remove_handle(s->sh->multi, s->easy);
 			req_free(s->rq);
 		}
 		free(s->buf);
 		free(s->dial_err);
 		curl_easy_cleanup(s->easy);
 	}
-	curl_multi_cleanup(c->multi);
+	for (size_t i = 0; i < c->nshards; i++) {
+		curl_multi_cleanup(c->shards[i]->multi);
+		free(c->shards[i]);
+	}
+	free(c->shards);
 	while (c->qhead) {
 		struct req *n = c->qhead->next;
 		req_free(c->qhead);
@@ -163,6 +273,10 @@ void httpc_free(httpc *c)
 	free(c->done);
 	free(c->slots);
 	free(c->free_slots);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	if (c->evfd >= 0)
+		close(c->evfd);
 	free(c);
 }
 
@@ -214,6 +328,7 @@ int httpc_submit(httpc *c, const http_request *rq, char **err)
 	r->dial = rq->dial;
 	r->dial_ctx = rq->dial_ctx;
 	r->tag = rq->tag;
+	r->shard_key = rq->shard_key;
 	if (r->dial) {
 		/* the name may only resolve on the far side of the tunnel: give curl an
 		 * address it need not look up; the socket comes from the dialer anyway */
@@ -358,7 +473,9 @@ static void start_queued(httpc *c)
 		curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
 		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
 		curl_easy_setopt(s->easy, CURLOPT_CONNECT_TO, r->connect_to);
-		if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
+		s->sh = c->shards[r->shard_key % c->nshards];
+		s->sh->active = true;
+		if (curl_multi_add_handle(s->sh->multi, s->easy) != CURLM_OK) {
 			http_result res = { .tag = r->tag, .reason = DEV_REASON_NETWORK,
 					    .error = xstrdup("libcurl refused the transfer") };
 			push_done(c, &res);
@@ -416,18 +533,19 @@ static void finish(httpc *c, struct slot *s, CURLcode code)
 	}
 	s->len = 0;
 	push_done(c, &res);
-	curl_multi_remove_handle(c->multi, s->easy);
+	curl_multi_remove_handle(s->sh->multi, s->easy);
 	s->rq = NULL;
 	req_free(r);
 	c->running--;
 	c->free_slots[c->nfree++] = (size_t)(s - c->slots);
 }
 
-static void harvest(httpc *c)
+static void harvest(httpc *c, struct shard *sh)
 {
 	CURLMsg *m;
 	int left;
-	while ((m = curl_multi_info_read(c->multi, &left))) {
+	sh->active = false;
+	while ((m = curl_multi_info_read(sh->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		struct slot *s = NULL;
@@ -437,36 +555,98 @@ static void harvest(httpc *c)
 	}
 }
 
-static int perform(httpc *c, char **err)
+static int action(httpc *c, struct shard *sh, curl_socket_t fd, int mask, char **err)
 {
 	int running;
-	CURLMcode mc = curl_multi_perform(c->multi, &running);
+	CURLMcode mc = curl_multi_socket_action(sh->multi, fd, mask, &running);
+	sh->active = true;
 	if (mc != CURLM_OK) {
 		*err = xasprintf("libcurl: %s", curl_multi_strerror(mc));
 		return -1;
 	}
-	harvest(c);
+	(void)c;
 	return 0;
+}
+
+/* Timeouts that are due (new transfers start this way too); returns ms until the
+ * next one, or -1 if none is set. */
+static int run_timers(httpc *c, double *next, char **err)
+{
+	*next = -1;
+	for (size_t i = 0; i < c->nshards; i++) {
+		struct shard *sh = c->shards[i];
+		/* an action can set a new, immediate timer: run those right away, boundedly */
+		for (int k = 0; k < 8 && sh->timer_at >= 0 && sh->timer_at <= mono_ms(); k++) {
+			sh->timer_at = -1;
+			if (action(c, sh, CURL_SOCKET_TIMEOUT, 0, err))
+				return -1;
+		}
+		if (sh->timer_at >= 0 && (*next < 0 || sh->timer_at < *next))
+			*next = sh->timer_at;
+	}
+	return 0;
+}
+
+static void harvest_all(httpc *c)
+{
+	for (size_t i = 0; i < c->nshards; i++)
+		if (c->shards[i]->active)
+			harvest(c, c->shards[i]);
 }
 
 int httpc_wait(httpc *c, int timeout_ms, struct curl_waitfd *extra, unsigned nextra, char **err)
 {
+	double next;
 	start_queued(c);
-	if (perform(c, err))
+	if (run_timers(c, &next, err))
 		return -1;
+	harvest_all(c);
 	if (c->ndone)
 		return 0;
-	CURLMcode mc = curl_multi_poll(c->multi, extra, nextra, timeout_ms < 0 ? 0 : timeout_ms, NULL);
-	if (mc != CURLM_OK) {
-		*err = xasprintf("libcurl: %s", curl_multi_strerror(mc));
+	double until = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	if (next >= 0 && next < until)
+		until = next;
+	int wait = (int)ceil(until - mono_ms());
+	struct pollfd pfd[2 + 16];
+	size_t np = 0;
+	pfd[np++] = (struct pollfd){ .fd = c->epfd, .events = POLLIN };
+	pfd[np++] = (struct pollfd){ .fd = c->evfd, .events = POLLIN };
+	for (unsigned i = 0; i < nextra && np < sizeof pfd / sizeof *pfd; i++)
+		pfd[np++] = (struct pollfd){ .fd = extra[i].fd, .events = POLLIN };
+	if (poll(pfd, np, wait < 0 ? 0 : wait) < 0 && errno != EINTR) {
+		*err = xasprintf("poll: %s", strerror(errno));
 		return -1;
 	}
-	if (perform(c, err))
+	for (size_t i = 2; i < np; i++)
+		if (i - 2 < nextra)
+			extra[i - 2].revents = (short)((pfd[i].revents & POLLIN) ? CURL_WAIT_POLLIN : 0);
+	if (pfd[1].revents & POLLIN) {
+		uint64_t v;
+		ssize_t r = read(c->evfd, &v, sizeof v);
+		(void)r; /* woken: nothing else to do */
+	}
+	if (pfd[0].revents & POLLIN) {
+		struct epoll_event ev[256];
+		int n = epoll_wait(c->epfd, ev, 256, 0);
+		for (int i = 0; i < n; i++) {
+			size_t si = (size_t)(ev[i].data.u64 >> 32);
+			curl_socket_t fd = (curl_socket_t)(uint32_t)ev[i].data.u64;
+			int mask = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+				   (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+				   (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+			if (si < c->nshards && action(c, c->shards[si], fd, mask, err))
+				return -1;
+		}
+	}
+	if (run_timers(c, &next, err))
 		return -1;
-	/* slots freed: start the next ones now rather than after another wait */
+	harvest_all(c);
+	/* slots freed: start the next transfers now rather than after another wait */
 	if (c->qhead && c->nfree) {
 		start_queued(c);
-		return perform(c, err);
+		if (run_timers(c, &next, err))
+			return -1;
+		harvest_all(c);
 	}
 	return 0;
 }
@@ -483,7 +663,9 @@ int httpc_next(httpc *c, http_result *r)
 
 void httpc_wakeup(httpc *c)
 {
-	curl_multi_wakeup(c->multi);
+	uint64_t one = 1;
+	ssize_t w = write(c->evfd, &one, sizeof one);
+	(void)w; /* a full counter wakes the loop as well */
 }
 
 size_t httpc_pending(const httpc *c)
@@ -493,9 +675,11 @@ size_t httpc_pending(const httpc *c)
 
 void httpc_set_max_connects(httpc *c, long n)
 {
-	if (n > 0) {
+	if (n > 0 && n != c->o.max_connects) {
 		c->o.max_connects = n;
-		curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n);
+		char *err = NULL;
+		if (size_shards(c, &err)) /* out of libcurl handles: keep the shards there are */
+			free(err);
 	}
 }
 

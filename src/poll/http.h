@@ -6,7 +6,11 @@
  * in submission order while fewer than max_parallel run; httpc_wait() waits for
  * socket activity (and any extra fds, such as another transport's wake-up fd),
  * httpc_next() hands out finished transfers. One thread drives a client; only
- * httpc_wakeup() may be called from another. Nothing here prints. */
+ * httpc_wakeup() may be called from another. Nothing here prints.
+ *
+ * Inside: a pool of max_parallel easy handles reused transfer after transfer, and
+ * several multi handles (one connection cache per 128 devices, picked by the
+ * request's shard_key) driven by one epoll set through curl_multi_socket_action. */
 #ifndef FLEETDECK_POLL_HTTP_H
 #define FLEETDECK_POLL_HTTP_H
 
@@ -43,6 +47,9 @@ typedef struct http_request {
 	http_dial_fn dial;  /* NULL: connect directly */
 	void *dial_ctx;
 	void *tag;          /* handed back in the result */
+	unsigned long shard_key; /* requests with the same key share a connection cache
+	                            (the poller gives a device's index): keep it stable
+	                            per device so its connection is found again */
 } http_request;
 
 typedef struct http_result {

@@ -277,6 +277,7 @@ long poller_add(poller *p, const poll_target *t, char **err)
 	}
 	struct pdev *d = &p->devs[p->ndevs];
 	memset(d, 0, sizeof *d);
+	d->t.index = p->ndevs;
 	d->t.name = xstrdup(t->name);
 	d->t.address = xstrdup(t->address);
 	d->t.agent_port = t->agent_port;

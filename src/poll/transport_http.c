@@ -24,6 +24,7 @@ static int http_start(void *t, const transport_env *env, const transport_target 
 		.dial = tg->dial,
 		.dial_ctx = tg->dial_ctx,
 		.tag = tag,
+		.shard_key = tg->index,
 	};
 	return httpc_submit(env->http, &rq, err);
 }
