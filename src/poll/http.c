@@ -3,6 +3,7 @@
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <stdint.h>
@@ -53,7 +54,9 @@ struct slot {
 	char *buf;
 	size_t len, cap;
 	bool oversized;
-	bool dialed;          /* the socket came from rq->dial */
+	int tunnel;           /* the dialer's connected socket, until it takes the place of
+	                         the stand-in libcurl connected (see open_socket); -1 none */
+	int standin;
 	dev_reason dial_reason;
 	char *dial_err;
 	char errbuf[CURL_ERROR_SIZE];
@@ -256,6 +259,8 @@ void httpc_free(httpc *c)
 		}
 		free(s->buf);
 		free(s->dial_err);
+		if (s->tunnel >= 0)
+			close(s->tunnel);
 		curl_easy_cleanup(s->easy);
 	}
 	for (size_t i = 0; i < c->nshards; i++) {
@@ -366,6 +371,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* A dialed connection. libcurl 7.88 ignores CURL_SOCKOPT_ALREADY_CONNECTED (it calls
+ * connect() on the socket anyway and fails with EISCONN), so libcurl gets a UDP socket
+ * as a stand-in: connecting it sends nothing and succeeds at once. Once libcurl
+ * considers the connection made, and before it sends a byte (the pre-request
+ * callback), the dialer's socket is dup2()ed over the stand-in. */
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct slot *s = ud;
@@ -382,17 +392,43 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
 			return CURL_SOCKET_BAD;
 		}
 		free(err);
-		s->dialed = true;
-		return fd;
+		int standin = socket(a->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (standin < 0) {
+			close(fd);
+			s->dial_reason = DEV_REASON_NETWORK;
+			s->dial_err = xasprintf("socket: %s", strerror(errno));
+			return CURL_SOCKET_BAD;
+		}
+		if (s->tunnel >= 0)
+			close(s->tunnel);
+		s->tunnel = fd;
+		s->standin = standin;
+		return standin;
 	}
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-static int sock_opt(void *ud, curl_socket_t fd, curlsocktype purpose)
+static int before_request(void *ud, char *ip, char *local_ip, int port, int local_port)
 {
 	struct slot *s = ud;
-	(void)fd, (void)purpose;
-	return s->dialed ? CURL_SOCKOPT_ALREADY_CONNECTED : CURL_SOCKOPT_OK;
+	(void)ip, (void)local_ip, (void)port, (void)local_port;
+	if (s->tunnel < 0)
+		return CURL_PREREQFUNC_OK; /* a direct connection, or a tunnel in use already */
+	int standin = s->standin; /* CURLINFO_ACTIVESOCKET is not set yet here */
+	int fl = fcntl(s->tunnel, F_GETFL);
+	int rc = standin < 0 || fl < 0 || fcntl(s->tunnel, F_SETFL, fl | O_NONBLOCK) ||
+		 dup2(s->tunnel, standin) < 0;
+	if (!rc)
+		fcntl(standin, F_SETFD, FD_CLOEXEC);
+	close(s->tunnel);
+	s->tunnel = -1;
+	if (rc) {
+		s->dial_reason = DEV_REASON_NETWORK;
+		free(s->dial_err);
+		s->dial_err = xasprintf("could not take over the tunnel: %s", strerror(errno));
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
 }
 
 static struct slot *take_slot(httpc *c)
@@ -406,6 +442,7 @@ static struct slot *take_slot(httpc *c)
 	if (!s->easy)
 		return NULL;
 	s->c = c;
+	s->tunnel = -1;
 	c->ncreated++;
 	CURL *e = s->easy;
 	curl_easy_setopt(e, CURLOPT_PRIVATE, s);
@@ -414,8 +451,8 @@ static struct slot *take_slot(httpc *c)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
-	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, sock_opt);
-	curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, s);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, before_request);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, s);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -465,7 +502,9 @@ static void start_queued(httpc *c)
 		s->rq = r;
 		s->len = 0;
 		s->oversized = false;
-		s->dialed = false;
+		if (s->tunnel >= 0)
+			close(s->tunnel);
+		s->tunnel = -1;
 		s->dial_reason = DEV_REASON_NONE;
 		free(s->dial_err);
 		s->dial_err = NULL;

@@ -34,8 +34,11 @@ typedef struct http_opts {
 
 /* Opens a request's connection some other way than a TCP connect from here
  * (through an SSH tunnel: sshpool_tunnel()). Returns a connected stream socket
- * (the client closes it), or -1 with *reason and *err (caller of the hook frees).
- * Called on the thread that drives the client, and may block up to timeout_ms. */
+ * (the client owns and closes it), or -1 with *reason and *err (the client frees
+ * it). The host name is never resolved here. Called on the thread that drives the
+ * client, and may block up to timeout_ms. The connection is kept alive and reused
+ * like any other. (libcurl 7.88 cannot take an already connected socket; the client
+ * works around that, see http.c.) */
 typedef int (*http_dial_fn)(void *ctx, const char *host, int port, int timeout_ms, dev_reason *reason,
 			    char **err);
 
