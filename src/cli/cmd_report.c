@@ -269,22 +269,24 @@ static void print_json(const fleet_snapshot *s, const poll_cycle_info *info, siz
 	json_decref(root);
 }
 
+/* The status as the device put it (the seed's field) when that is what made its state;
+ * else the state, upper-case, and why (UNREACHABLE (refused: ...)). */
 static void print_status(const fleet_dev *d)
 {
-	if (d->state == DEV_UNREACHABLE || (d->state == DEV_UNHEALTHY && d->reason != DEV_REASON_REPORTED) ||
-	    !fresh(d)) {
-		for (const char *p = dev_state_name(d->state); *p; p++)
-			putchar(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-		if (d->reason) {
-			printf(" (%s", dev_reason_name(d->reason));
-			if (d->detail) {
-				fputs(": ", stdout);
-				put_clean(stdout, d->detail);
-			}
-			putchar(')');
-		}
-	} else {
+	if (fresh(d) && dev_state_from_status(&d->st) == d->state) {
 		put_clean(stdout, d->st.status);
+		putchar('\n');
+		return;
+	}
+	for (const char *p = dev_state_name(d->state); *p; p++)
+		putchar(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+	if (d->reason) {
+		printf(" (%s", dev_reason_name(d->reason));
+		if (d->detail) {
+			fputs(": ", stdout);
+			put_clean(stdout, d->detail);
+		}
+		putchar(')');
 	}
 	putchar('\n');
 }

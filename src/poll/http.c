@@ -1,11 +1,24 @@
-/* http: GETs to many devices at once on one libcurl multi handle, whose connection cache keeps them alive between cycles. */
+/* http: GETs to many devices at once: libcurl multi handles (their connection caches keep devices' connections alive between cycles) on one epoll loop. */
 #include "poll/http.h"
 #include "util/xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Devices per connection cache. libcurl 7.88 walks the whole cache each time a
+ * transfer is removed from its multi handle (looking for a connect-only connection
+ * to close), so one cache for 10,000 kept-alive connections costs O(devices) per
+ * request; a multi handle per this many devices keeps that walk short. */
+#define DEVICES_PER_SHARD 128
 
 struct req {
 	struct req *next;
@@ -16,7 +29,18 @@ struct req {
 	http_dial_fn dial;
 	void *dial_ctx;
 	void *tag;
+	unsigned long shard_key;
 	struct curl_slist *connect_to; /* dialed requests: skip resolving the name here */
+};
+
+/* One multi handle and its connection cache; a request's shard_key picks it, so a
+ * device's requests always find its kept-alive connection. */
+struct shard {
+	CURLM *multi;
+	httpc *c;
+	size_t index;
+	double timer_at;      /* monotonic ms when libcurl wants a timeout call; <0: none */
+	bool active;          /* something happened: read its messages */
 };
 
 /* One transfer slot. The easy handles live as long as the client and are reused
@@ -25,11 +49,14 @@ struct req {
 struct slot {
 	CURL *easy;
 	httpc *c;
+	struct shard *sh;     /* the multi handle it is in while a transfer runs */
 	struct req *rq;       /* the transfer under way, NULL when free */
 	char *buf;
 	size_t len, cap;
 	bool oversized;
-	bool dialed;          /* the socket came from rq->dial */
+	int tunnel;           /* the dialer's connected socket, until it takes the place of
+	                         the stand-in libcurl connected (see open_socket); -1 none */
+	int standin;
 	dev_reason dial_reason;
 	char *dial_err;
 	char errbuf[CURL_ERROR_SIZE];
@@ -37,7 +64,9 @@ struct slot {
 
 struct httpc {
 	http_opts o;
-	CURLM *multi;
+	struct shard **shards;
+	size_t nshards;
+	int epfd, evfd;       /* every shard's sockets; the wake-up eventfd */
 	struct slot *slots;
 	size_t nslots;        /* max_parallel, created lazily */
 	size_t *free_slots;   /* stack of free slot indexes */
@@ -97,6 +126,82 @@ static void req_free(struct req *r)
 	free(r);
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* libcurl's socket callback: keep the shard's sockets in the one epoll set. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct shard *sh = userp;
+	(void)e, (void)socketp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(sh->c->epfd, EPOLL_CTL_DEL, fd, NULL); /* may be closed already */
+		return 0;
+	}
+	struct epoll_event ev = {
+		.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0),
+		.data.u64 = (uint64_t)sh->index << 32 | (uint32_t)fd,
+	};
+	if (epoll_ctl(sh->c->epfd, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT)
+		epoll_ctl(sh->c->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return 0;
+}
+
+/* libcurl's timer callback: when to call it back for the shard's timeouts. */
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct shard *sh = userp;
+	(void)m;
+	sh->timer_at = timeout_ms < 0 ? -1 : mono_ms() + (double)timeout_ms;
+	return 0;
+}
+
+static struct shard *shard_new(httpc *c, size_t index)
+{
+	struct shard *sh = xcalloc(1, sizeof *sh);
+	sh->multi = curl_multi_init();
+	if (!sh->multi) {
+		free(sh);
+		return NULL;
+	}
+	sh->c = c;
+	sh->index = index;
+	sh->timer_at = -1;
+	curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+	curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+	return sh;
+}
+
+/* Shards for max_connects connections, each cache sized to its share. Shards are
+ * only ever added: a device keeps its shard (and connection) while the count holds. */
+static int size_shards(httpc *c, char **err)
+{
+	size_t want = (size_t)(c->o.max_connects + DEVICES_PER_SHARD - 1) / DEVICES_PER_SHARD;
+	if (want < 1)
+		want = 1;
+	if (want > c->nshards) {
+		c->shards = xrealloc(c->shards, want * sizeof *c->shards);
+		for (size_t i = c->nshards; i < want; i++) {
+			c->shards[i] = shard_new(c, i);
+			if (!c->shards[i]) {
+				*err = xstrdup("cannot set up libcurl (curl_multi_init failed)");
+				return -1;
+			}
+			c->nshards = i + 1;
+		}
+	}
+	long per = c->o.max_connects / (long)c->nshards + 16;
+	for (size_t i = 0; i < c->nshards; i++)
+		curl_multi_setopt(c->shards[i]->multi, CURLMOPT_MAXCONNECTS, per);
+	return 0;
+}
+
 httpc *httpc_new(const http_opts *o, char **err)
 {
 	httpc *c = xcalloc(1, sizeof *c);
@@ -112,16 +217,20 @@ httpc *httpc_new(const http_opts *o, char **err)
 		c->o.max_body = (size_t)1 << 20;
 	if (c->o.max_connects <= 0)
 		c->o.max_connects = 4L * c->o.max_parallel;
-	c->multi = curl_multi_init();
-	if (!c->multi) {
-		*err = xstrdup("cannot set up libcurl (curl_multi_init failed)");
-		free(c);
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->epfd < 0 || c->evfd < 0) {
+		*err = xasprintf("cannot set up the event loop: %s", strerror(errno));
+		httpc_free(c);
 		return NULL;
 	}
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, c->o.max_connects);
 	c->nslots = (size_t)c->o.max_parallel;
 	c->slots = xcalloc(c->nslots, sizeof *c->slots);
 	c->free_slots = xcalloc(c->nslots, sizeof *c->free_slots);
+	if (size_shards(c, err)) {
+		httpc_free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -145,14 +254,20 @@ void httpc_free(httpc *c)
 	for (size_t i = 0; i < c->ncreated; i++) {
 		struct slot *s = &c->slots[i];
 		if (s->rq) {
-			curl_multi_remove_handle(c->multi, s->easy);
+			curl_multi_remove_handle(s->sh->multi, s->easy);
 			req_free(s->rq);
 		}
 		free(s->buf);
 		free(s->dial_err);
+		if (s->tunnel >= 0)
+			close(s->tunnel);
 		curl_easy_cleanup(s->easy);
 	}
-	curl_multi_cleanup(c->multi);
+	for (size_t i = 0; i < c->nshards; i++) {
+		curl_multi_cleanup(c->shards[i]->multi);
+		free(c->shards[i]);
+	}
+	free(c->shards);
 	while (c->qhead) {
 		struct req *n = c->qhead->next;
 		req_free(c->qhead);
@@ -163,6 +278,10 @@ void httpc_free(httpc *c)
 	free(c->done);
 	free(c->slots);
 	free(c->free_slots);
+	if (c->epfd >= 0)
+		close(c->epfd);
+	if (c->evfd >= 0)
+		close(c->evfd);
 	free(c);
 }
 
@@ -214,6 +333,7 @@ int httpc_submit(httpc *c, const http_request *rq, char **err)
 	r->dial = rq->dial;
 	r->dial_ctx = rq->dial_ctx;
 	r->tag = rq->tag;
+	r->shard_key = rq->shard_key;
 	if (rq->via_port > 0 && rq->via_port <= 65535 && !r->dial) {
 		char *ct = xasprintf("%s%s%s:%d:127.0.0.1:%d", v6 ? "[" : "", rq->host, v6 ? "]" : "", rq->port,
 				     rq->via_port);
@@ -256,6 +376,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* A dialed connection. libcurl 7.88 ignores CURL_SOCKOPT_ALREADY_CONNECTED (it calls
+ * connect() on the socket anyway and fails with EISCONN), so libcurl gets a UDP socket
+ * as a stand-in: connecting it sends nothing and succeeds at once. Once libcurl
+ * considers the connection made, and before it sends a byte (the pre-request
+ * callback), the dialer's socket is dup2()ed over the stand-in. */
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
 	struct slot *s = ud;
@@ -272,17 +397,43 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_soc
 			return CURL_SOCKET_BAD;
 		}
 		free(err);
-		s->dialed = true;
-		return fd;
+		int standin = socket(a->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (standin < 0) {
+			close(fd);
+			s->dial_reason = DEV_REASON_NETWORK;
+			s->dial_err = xasprintf("socket: %s", strerror(errno));
+			return CURL_SOCKET_BAD;
+		}
+		if (s->tunnel >= 0)
+			close(s->tunnel);
+		s->tunnel = fd;
+		s->standin = standin;
+		return standin;
 	}
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
-static int sock_opt(void *ud, curl_socket_t fd, curlsocktype purpose)
+static int before_request(void *ud, char *ip, char *local_ip, int port, int local_port)
 {
 	struct slot *s = ud;
-	(void)fd, (void)purpose;
-	return s->dialed ? CURL_SOCKOPT_ALREADY_CONNECTED : CURL_SOCKOPT_OK;
+	(void)ip, (void)local_ip, (void)port, (void)local_port;
+	if (s->tunnel < 0)
+		return CURL_PREREQFUNC_OK; /* a direct connection, or a tunnel in use already */
+	int standin = s->standin; /* CURLINFO_ACTIVESOCKET is not set yet here */
+	int fl = fcntl(s->tunnel, F_GETFL);
+	int rc = standin < 0 || fl < 0 || fcntl(s->tunnel, F_SETFL, fl | O_NONBLOCK) ||
+		 dup2(s->tunnel, standin) < 0;
+	if (!rc)
+		fcntl(standin, F_SETFD, FD_CLOEXEC);
+	close(s->tunnel);
+	s->tunnel = -1;
+	if (rc) {
+		s->dial_reason = DEV_REASON_NETWORK;
+		free(s->dial_err);
+		s->dial_err = xasprintf("could not take over the tunnel: %s", strerror(errno));
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
 }
 
 static struct slot *take_slot(httpc *c)
@@ -296,6 +447,7 @@ static struct slot *take_slot(httpc *c)
 	if (!s->easy)
 		return NULL;
 	s->c = c;
+	s->tunnel = -1;
 	c->ncreated++;
 	CURL *e = s->easy;
 	curl_easy_setopt(e, CURLOPT_PRIVATE, s);
@@ -304,8 +456,8 @@ static struct slot *take_slot(httpc *c)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, s);
-	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, sock_opt);
-	curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, s);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, before_request);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, s);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -355,7 +507,9 @@ static void start_queued(httpc *c)
 		s->rq = r;
 		s->len = 0;
 		s->oversized = false;
-		s->dialed = false;
+		if (s->tunnel >= 0)
+			close(s->tunnel);
+		s->tunnel = -1;
 		s->dial_reason = DEV_REASON_NONE;
 		free(s->dial_err);
 		s->dial_err = NULL;
@@ -363,7 +517,9 @@ static void start_queued(httpc *c)
 		curl_easy_setopt(s->easy, CURLOPT_URL, r->url);
 		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
 		curl_easy_setopt(s->easy, CURLOPT_CONNECT_TO, r->connect_to);
-		if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
+		s->sh = c->shards[r->shard_key % c->nshards];
+		s->sh->active = true;
+		if (curl_multi_add_handle(s->sh->multi, s->easy) != CURLM_OK) {
 			http_result res = { .tag = r->tag, .reason = DEV_REASON_NETWORK,
 					    .error = xstrdup("libcurl refused the transfer") };
 			push_done(c, &res);
@@ -421,18 +577,19 @@ static void finish(httpc *c, struct slot *s, CURLcode code)
 	}
 	s->len = 0;
 	push_done(c, &res);
-	curl_multi_remove_handle(c->multi, s->easy);
+	curl_multi_remove_handle(s->sh->multi, s->easy);
 	s->rq = NULL;
 	req_free(r);
 	c->running--;
 	c->free_slots[c->nfree++] = (size_t)(s - c->slots);
 }
 
-static void harvest(httpc *c)
+static void harvest(httpc *c, struct shard *sh)
 {
 	CURLMsg *m;
 	int left;
-	while ((m = curl_multi_info_read(c->multi, &left))) {
+	sh->active = false;
+	while ((m = curl_multi_info_read(sh->multi, &left))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		struct slot *s = NULL;
@@ -442,36 +599,98 @@ static void harvest(httpc *c)
 	}
 }
 
-static int perform(httpc *c, char **err)
+static int action(httpc *c, struct shard *sh, curl_socket_t fd, int mask, char **err)
 {
 	int running;
-	CURLMcode mc = curl_multi_perform(c->multi, &running);
+	CURLMcode mc = curl_multi_socket_action(sh->multi, fd, mask, &running);
+	sh->active = true;
 	if (mc != CURLM_OK) {
 		*err = xasprintf("libcurl: %s", curl_multi_strerror(mc));
 		return -1;
 	}
-	harvest(c);
+	(void)c;
 	return 0;
+}
+
+/* Timeouts that are due (new transfers start this way too); returns ms until the
+ * next one, or -1 if none is set. */
+static int run_timers(httpc *c, double *next, char **err)
+{
+	*next = -1;
+	for (size_t i = 0; i < c->nshards; i++) {
+		struct shard *sh = c->shards[i];
+		/* an action can set a new, immediate timer: run those right away, boundedly */
+		for (int k = 0; k < 8 && sh->timer_at >= 0 && sh->timer_at <= mono_ms(); k++) {
+			sh->timer_at = -1;
+			if (action(c, sh, CURL_SOCKET_TIMEOUT, 0, err))
+				return -1;
+		}
+		if (sh->timer_at >= 0 && (*next < 0 || sh->timer_at < *next))
+			*next = sh->timer_at;
+	}
+	return 0;
+}
+
+static void harvest_all(httpc *c)
+{
+	for (size_t i = 0; i < c->nshards; i++)
+		if (c->shards[i]->active)
+			harvest(c, c->shards[i]);
 }
 
 int httpc_wait(httpc *c, int timeout_ms, struct curl_waitfd *extra, unsigned nextra, char **err)
 {
+	double next;
 	start_queued(c);
-	if (perform(c, err))
+	if (run_timers(c, &next, err))
 		return -1;
+	harvest_all(c);
 	if (c->ndone)
 		return 0;
-	CURLMcode mc = curl_multi_poll(c->multi, extra, nextra, timeout_ms < 0 ? 0 : timeout_ms, NULL);
-	if (mc != CURLM_OK) {
-		*err = xasprintf("libcurl: %s", curl_multi_strerror(mc));
+	double until = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	if (next >= 0 && next < until)
+		until = next;
+	int wait = (int)ceil(until - mono_ms());
+	struct pollfd pfd[2 + 16];
+	size_t np = 0;
+	pfd[np++] = (struct pollfd){ .fd = c->epfd, .events = POLLIN };
+	pfd[np++] = (struct pollfd){ .fd = c->evfd, .events = POLLIN };
+	for (unsigned i = 0; i < nextra && np < sizeof pfd / sizeof *pfd; i++)
+		pfd[np++] = (struct pollfd){ .fd = extra[i].fd, .events = POLLIN };
+	if (poll(pfd, np, wait < 0 ? 0 : wait) < 0 && errno != EINTR) {
+		*err = xasprintf("poll: %s", strerror(errno));
 		return -1;
 	}
-	if (perform(c, err))
+	for (size_t i = 2; i < np; i++)
+		if (i - 2 < nextra)
+			extra[i - 2].revents = (short)((pfd[i].revents & POLLIN) ? CURL_WAIT_POLLIN : 0);
+	if (pfd[1].revents & POLLIN) {
+		uint64_t v;
+		ssize_t r = read(c->evfd, &v, sizeof v);
+		(void)r; /* woken: nothing else to do */
+	}
+	if (pfd[0].revents & POLLIN) {
+		struct epoll_event ev[256];
+		int n = epoll_wait(c->epfd, ev, 256, 0);
+		for (int i = 0; i < n; i++) {
+			size_t si = (size_t)(ev[i].data.u64 >> 32);
+			curl_socket_t fd = (curl_socket_t)(uint32_t)ev[i].data.u64;
+			int mask = (ev[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+				   (ev[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+				   (ev[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+			if (si < c->nshards && action(c, c->shards[si], fd, mask, err))
+				return -1;
+		}
+	}
+	if (run_timers(c, &next, err))
 		return -1;
-	/* slots freed: start the next ones now rather than after another wait */
+	harvest_all(c);
+	/* slots freed: start the next transfers now rather than after another wait */
 	if (c->qhead && c->nfree) {
 		start_queued(c);
-		return perform(c, err);
+		if (run_timers(c, &next, err))
+			return -1;
+		harvest_all(c);
 	}
 	return 0;
 }
@@ -488,7 +707,9 @@ int httpc_next(httpc *c, http_result *r)
 
 void httpc_wakeup(httpc *c)
 {
-	curl_multi_wakeup(c->multi);
+	uint64_t one = 1;
+	ssize_t w = write(c->evfd, &one, sizeof one);
+	(void)w; /* a full counter wakes the loop as well */
 }
 
 size_t httpc_pending(const httpc *c)
@@ -498,9 +719,11 @@ size_t httpc_pending(const httpc *c)
 
 void httpc_set_max_connects(httpc *c, long n)
 {
-	if (n > 0) {
+	if (n > 0 && n != c->o.max_connects) {
 		c->o.max_connects = n;
-		curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, n);
+		char *err = NULL;
+		if (size_shards(c, &err)) /* out of libcurl handles: keep the shards there are */
+			free(err);
 	}
 }
 

@@ -6,7 +6,11 @@
  * in submission order while fewer than max_parallel run; httpc_wait() waits for
  * socket activity (and any extra fds, such as another transport's wake-up fd),
  * httpc_next() hands out finished transfers. One thread drives a client; only
- * httpc_wakeup() may be called from another. Nothing here prints. */
+ * httpc_wakeup() may be called from another. Nothing here prints.
+ *
+ * Inside: a pool of max_parallel easy handles reused transfer after transfer, and
+ * several multi handles (one connection cache per 128 devices, picked by the
+ * request's shard_key) driven by one epoll set through curl_multi_socket_action. */
 #ifndef FLEETDECK_POLL_HTTP_H
 #define FLEETDECK_POLL_HTTP_H
 
@@ -30,8 +34,11 @@ typedef struct http_opts {
 
 /* Opens a request's connection some other way than a TCP connect from here
  * (through an SSH tunnel: sshpool_tunnel()). Returns a connected stream socket
- * (the client closes it), or -1 with *reason and *err (caller of the hook frees).
- * Called on the thread that drives the client, and may block up to timeout_ms. */
+ * (the client owns and closes it), or -1 with *reason and *err (the client frees
+ * it). The host name is never resolved here. Called on the thread that drives the
+ * client, and may block up to timeout_ms. The connection is kept alive and reused
+ * like any other. (libcurl 7.88 cannot take an already connected socket; the client
+ * works around that, see http.c.) */
 typedef int (*http_dial_fn)(void *ctx, const char *host, int port, int timeout_ms, dev_reason *reason,
 			    char **err);
 
@@ -45,6 +52,9 @@ typedef struct http_request {
 	int via_port;       /* connect to 127.0.0.1:via_port instead (a forward: sshfwd), the
 	                       URL and Host header staying the device's; 0: no */
 	void *tag;          /* handed back in the result */
+	unsigned long shard_key; /* requests with the same key share a connection cache
+	                            (the poller gives a device's index): keep it stable
+	                            per device so its connection is found again */
 } http_request;
 
 typedef struct http_result {

@@ -331,6 +331,7 @@ long poller_add(poller *p, const poll_target *t, char **err)
 	}
 	struct pdev *d = &p->devs[p->ndevs];
 	memset(d, 0, sizeof *d);
+	d->t.index = p->ndevs;
 	d->t.name = xstrdup(t->name);
 	d->t.address = xstrdup(t->address);
 	d->t.agent_port = t->agent_port;
@@ -620,7 +621,7 @@ static int on_result(poller *p, transport_result *tr, char **err)
 		else if (d->ep == POLL_EP_HEALTH)
 			parse_health(r, tr->body, tr->body_len, f);
 		else if (p->o.parse[d->ep])
-			p->o.parse[d->ep](p->o.parse_ctx, i, d->ep, tr->body, tr->body_len, f);
+			p->o.parse[d->ep](p->o.parse_ctx, i, d->ep, tr->body ? tr->body : "", tr->body_len, f);
 	}
 	free(tr->body);
 	tr->body = NULL;

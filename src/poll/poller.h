@@ -94,7 +94,7 @@ typedef struct poll_fetch {
 	char *error;           /* owned; NULL if ok */
 } poll_fetch;
 
-/* A parse hook for an endpoint's body (metrics, drift): called on the polling
+/* A parse hook for an endpoint's body (metrics, drift; NUL-terminated, "" if empty): called on the polling
  * thread with the answer of a successful fetch. It may reject the body by setting
  * f->ok = false, f->reason (MALFORMED) and f->error (a string it allocated). */
 typedef void (*poll_parse_fn)(void *ctx, size_t device, poll_ep ep, const char *body, size_t len,

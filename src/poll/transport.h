@@ -37,6 +37,7 @@ typedef struct transport_result {
 
 /* The poller's copy of a target. */
 typedef struct transport_target {
+	size_t index;          /* the device's index in the poller */
 	char *name, *address;
 	int agent_port, metrics_port;
 	http_dial_fn dial;

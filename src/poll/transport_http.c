@@ -25,6 +25,7 @@ static int http_start(void *t, const transport_env *env, const transport_target 
 		.dial_ctx = tg->dial_ctx,
 		.via_port = ep == POLL_EP_METRICS ? tg->via_metrics_port : tg->via_agent_port,
 		.tag = tag,
+		.shard_key = tg->index,
 	};
 	return httpc_submit(env->http, &rq, err);
 }

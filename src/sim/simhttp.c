@@ -289,10 +289,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 struct MHD_Daemon *simhttp_start(simsrv *s, unsigned max_conns, char **err)
 {
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0,
+		MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC, 0,
 		NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, max_conns,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)4, MHD_OPTION_END);
 	if (!d)
 		*err = xasprintf("cannot start the HTTP daemon: %s", strerror(errno));
 	return d;

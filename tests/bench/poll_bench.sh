@@ -13,7 +13,8 @@
 #                           forks 50
 #   10,000 fleetsim devices (two simulators of 5,000: each needs a socket per device and
 #   port plus one per connection, under the open-files limit):
-#     bench_poll            cycle times and peak RSS; fleetdeck --report start to exit and RSS
+#     bench_poll            cycle times, CPU and peak RSS; fleetdeck --report start to exit and RSS;
+#     curl --parallel       the 10,000 /status URLs, for reference
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
 	--runs) runs=$2; shift 2 ;;
 	--skip-ansible) skip_ansible=1; shift ;;
 	--skip-10k) skip_10k=1; shift ;;
-	-h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "poll_bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -133,8 +134,14 @@ if [ "$skip_10k" = 0 ]; then
 	# groups of the same name merge; that is fine: what matters is 10,000 distinct hosts
 	n=$("$FD" inventory -i "$work/k10.ini" --hosts all | wc -l)
 	echo "inventory: $n hosts"
-	"$BP" -i "$work/k10.ini" --cycles 4 | tee "$work/k10.out"
+	sa=$(ps -o times= -p "${pids[0]}"); sb=$(ps -o times= -p "${pids[1]}")
+	/usr/bin/time -f '%U %S' -o "$work/cpu10" "$BP" -i "$work/k10.ini" --cycles 4 | tee "$work/k10.out"
+	sa=$(( $(ps -o times= -p "${pids[0]}") - sa )); sb=$(( $(ps -o times= -p "${pids[1]}") - sb ))
+	awk -v s="$((sa + sb))" '{printf "CPU per cycle: fleetdeck %.2f s (user+sys, setup included), the two simulators %.2f s\n", ($1 + $2) / 4, s / 4}' "$work/cpu10"
 	echo "(target: a cycle under 3 s, peak RSS under 100 MB)"
+	awk '/ansible_host=/{split($2,a,"="); print "url = \"http://" a[2] ":8080/status\"\noutput = \"/dev/null\""}' "$work/k10.ini" >"$work/curl10.cfg"
+	t0=$(now); curl -s --parallel --parallel-max 256 -K "$work/curl10.cfg" 2>/dev/null; t1=$(now)
+	echo "curl --parallel --parallel-max 256, 10,000 x /status (new connections): $(secs "$t0" "$t1") s"
 	t0=$(now)
 	/usr/bin/time -f '%M' -o "$work/rss10" "$FD" --report -i "$work/k10.ini" --no-history >"$work/k10.rep"
 	t1=$(now)

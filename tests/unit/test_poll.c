@@ -10,6 +10,8 @@
 #include "util/xalloc.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -206,6 +208,135 @@ static void test_refused_retry_backoff(void **state)
 	curl_global_cleanup();
 }
 
+/* ---- the tunnel hook: a real HTTP server on loopback, reached only through the dialer ---- */
+
+struct mini_server {
+	int lfd, port;
+	int connections;
+};
+
+static void *serve(void *arg)
+{
+	struct mini_server *ms = arg;
+	for (;;) {
+		int c = accept(ms->lfd, NULL, NULL);
+		if (c < 0)
+			return NULL; /* the listener was shut down */
+		__atomic_add_fetch(&ms->connections, 1, __ATOMIC_SEQ_CST);
+		char buf[4096];
+		size_t have = 0;
+		for (;;) {
+			ssize_t n = read(c, buf + have, sizeof buf - 1 - have);
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			buf[have] = '\0';
+			char *end;
+			while ((end = strstr(buf, "\r\n\r\n"))) { /* one request per header block: keep-alive */
+				const char *body = strncmp(buf, "GET /health ", 12) == 0
+							   ? "{\"status\": \"healthy\", \"model_loaded\": true}"
+							   : "{\"status\": \"healthy\", \"model_name\": \"det\", \"model_version\": \"3.1\", "
+							     "\"gpu_temp\": 51.5, \"uptime_hours\": 7}";
+				char resp[512];
+				int len = snprintf(resp, sizeof resp,
+						   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+						   strlen(body), body);
+				if (write(c, resp, (size_t)len) != len)
+					break;
+				size_t used = (size_t)(end + 4 - buf);
+				memmove(buf, end + 4, have - used + 1);
+				have -= used;
+			}
+		}
+		close(c);
+	}
+}
+
+struct dial_ctx {
+	int port;
+	int calls;
+	char host_seen[128];
+	bool fail;
+};
+
+static int test_dial(void *ctx, const char *host, int port, int timeout_ms, dev_reason *reason, char **err)
+{
+	struct dial_ctx *d = ctx;
+	(void)timeout_ms;
+	d->calls++;
+	snprintf(d->host_seen, sizeof d->host_seen, "%s:%d", host, port);
+	if (d->fail) {
+		*reason = DEV_REASON_AUTH;
+		*err = xstrdup("bastion refused our key");
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)d->port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+		close(fd);
+		*reason = DEV_REASON_REFUSED;
+		*err = xstrdup("tunnel endpoint refused");
+		return -1;
+	}
+	return fd;
+}
+
+static void test_dial_hook(void **state)
+{
+	(void)state;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct mini_server ms = { 0 };
+	ms.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	assert_int_equal(bind(ms.lfd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(ms.lfd, 8), 0);
+	assert_int_equal(getsockname(ms.lfd, (struct sockaddr *)&a, &len), 0);
+	ms.port = ntohs(a.sin_port);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, serve, &ms), 0);
+
+	char *err = NULL;
+	poller_opts o;
+	poller_opts_default(&o);
+	o.slow_every = 0; /* /status and /health only: one port, one tunnel */
+	poller *p = poller_new(&o, &err);
+	assert_non_null(p);
+	struct dial_ctx ok = { .port = ms.port }, bad = { .port = ms.port, .fail = true };
+	/* names that resolve nowhere: only the dialer can reach them */
+	poll_target t = { .name = "behind-1", .address = "edge-1.behind.bastion.invalid", .agent_port = 8080,
+			  .metrics_port = 8000, .transport = "http", .dial = test_dial, .dial_ctx = &ok };
+	assert_int_equal(poller_add(p, &t, &err), 0);
+	t.name = "behind-2";
+	t.address = "edge-2.behind.bastion.invalid";
+	t.dial_ctx = &bad;
+	assert_int_equal(poller_add(p, &t, &err), 1);
+	const poll_result *res;
+	size_t n;
+	for (int cycle = 1; cycle <= 2; cycle++) {
+		assert_int_equal(poller_cycle(p, &res, &n, NULL, &err), 0);
+		assert_int_equal(res[0].state, DEV_HEALTHY);
+		assert_string_equal(res[0].st.model_version, "3.1");
+		assert_true(res[0].st.have & DEV_HAVE_MODEL_LOADED);
+		assert_true(res[0].st.model_loaded);
+		assert_true(res[0].st.gpu_temp == 51.5);
+		assert_int_equal(res[1].state, DEV_UNREACHABLE);
+		assert_int_equal(res[1].reason, DEV_REASON_AUTH);
+		assert_non_null(strstr(res[1].detail, "bastion refused our key"));
+	}
+	/* one tunnel for four requests over two cycles: the connection was kept alive */
+	assert_int_equal(ok.calls, 1);
+	assert_int_equal(__atomic_load_n(&ms.connections, __ATOMIC_SEQ_CST), 1);
+	assert_string_equal(ok.host_seen, "edge-1.behind.bastion.invalid:8080");
+	assert_true(bad.calls >= 2);
+	poller_free(p);
+	shutdown(ms.lfd, SHUT_RDWR);
+	close(ms.lfd);
+	pthread_join(th, NULL);
+	curl_global_cleanup();
+}
+
 static void test_ep_names(void **state)
 {
 	(void)state;
@@ -223,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_target_from_vars),
 		cmocka_unit_test(test_add_refuses),
 		cmocka_unit_test(test_refused_retry_backoff),
+		cmocka_unit_test(test_dial_hook),
 		cmocka_unit_test(test_ep_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
