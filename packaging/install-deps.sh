@@ -10,7 +10,7 @@ PACKAGES=(
   libyaml-dev libpcre2-dev libssl-dev libmicrohttpd-dev
   # tests
   libcmocka-dev ansible-core python3 python3-yaml clang libclang-rt-14-dev valgrind
-  tmux openssh-server openssh-client sqlite3 iproute2 procps time hyperfine
+  tmux openssh-server openssh-client sqlite3 iproute2 procps time hyperfine curl
   locales ncurses-term
 )
 
