@@ -205,6 +205,12 @@ assert d[2]["polled_at_ms"] == d[1]["polled_at_ms"]
 EOF
 ctl "/devices/${hosts[0]}/set" '{"fault": null}'
 
+# ---- jitter: each device starts at a random offset in [0, jitter) ----
+"$FD" poll -i "$INV" --json --count 1 --jitter 0.5 --slow-every 0 >"$tmp/jitter.jsonl"
+check "--jitter 0.5 spreads the 100 starts: the cycle lasts at least 0.4 s" "$PY" -c "
+import json; l=json.loads(open('$tmp/jitter.jsonl').readline())
+assert l['duration_ms'] >= 400 and l['summary']['healthy'] == 100, (l['duration_ms'], l['summary'])"
+
 # ---- the poller's process: SIGTERM stops it cleanly ----
 "$FD" poll -i "$INV" --interval 0.2 >"$tmp/sig.out" 2>&1 &
 pp=$!
