@@ -128,7 +128,7 @@ t0=$(ms)
 t1=$(ms)
 el=$((t1 - t0))
 echo "     (100 devices, 10 hanging, --timeout 2: ${el} ms start to exit)"
-check "10% hanging: the report ends within the timeout (+0.8 s)" test "$el" -lt 2800
+check "10% hanging: the report ends within the timeout (+1 s)" test "$el" -lt 3000
 check "10% hanging: 10 unreachable by timeout, 90 healthy" "$PY" - "$tmp/hang.json" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -189,7 +189,7 @@ ctl "/devices/${hosts[10]}/set" '{"status": null, "model_version": "3.1", "gpu_t
 
 # ---- backoff: an unreachable device is polled less often ----
 ctl "/devices/${hosts[0]}/set" '{"fault": "refused"}'
-"$FD" poll -i "$INV" --limit "${hosts[0]}:${hosts[1]}" --json --count 3 --interval 0.2 --retries 0 \
+"$FD" poll -i "$INV" --limit "${hosts[0]}:${hosts[1]}" --json --count 3 --interval 1 --retries 0 \
 	--slow-every 0 --backoff-max 60 >"$tmp/backoff.jsonl"
 check "backoff: polled in cycles 1-2, skipped in 3 (2 intervals ±25% after the 2nd failure)" "$PY" - "$tmp/backoff.jsonl" "${hosts[0]}" <<'EOF'
 import json, sys
@@ -199,7 +199,7 @@ assert [l["polled"] for l in L] == [2, 2, 1], [l["polled"] for l in L]
 assert [l["skipped"] for l in L] == [0, 0, 1]
 d = [next(x for x in l["devices"] if x["host"] == host) for l in L]
 assert [x["failures"] for x in d] == [1, 2, 2], [x["failures"] for x in d]
-assert d[1]["next_poll_ms"] > d[1]["polled_at_ms"] + 290, d[1]
+assert d[1]["next_poll_ms"] > d[1]["polled_at_ms"] + 1490, d[1]
 assert d[2]["state"] == "unreachable" and d[2]["reason"] == "refused"
 assert d[2]["polled_at_ms"] == d[1]["polled_at_ms"]
 EOF
