@@ -163,7 +163,7 @@ static int parse_num(const char *opt, const char *s, double lo, double hi, doubl
 	errno = 0;
 	double v = strtod(s, &end);
 	if (!*s || *end || errno || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "fleetdeck poll: %s: expected a number from %g to %g, got '%s'\n", opt, lo, hi, s);
+		fprintf(stderr, "fleetdeck poll: %s: expected a number from %.15g to %.15g, got '%s'\n", opt, lo, hi, s);
 		return -1;
 	}
 	*out = v;
@@ -249,7 +249,9 @@ static int run(struct app *app, int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 		if (bad) {
-			if (c == 'n' || c == 'f' || c == O_RETRIES || c == O_SLOW)
+			/* parse_num said what was wrong, unless the number was only not whole */
+			char *end;
+			if ((c == 'n' || c == 'f' || c == O_RETRIES || c == O_SLOW) && strtod(optarg, &end) && !*end)
 				fprintf(stderr, "fleetdeck poll: expected a whole number, got '%s'\n", optarg);
 			return EXIT_USAGE;
 		}

@@ -83,8 +83,9 @@ void httpc_free(httpc *c);
  * (bad port, host or path). */
 int httpc_submit(httpc *c, const http_request *rq, char **err);
 /* Starts queued transfers, drives running ones and waits at most timeout_ms for
- * activity on their sockets or the extra fds (curl_multi_poll). Returns -1 with
- * *err if libcurl fails, else 0. */
+ * activity on their sockets, a wake-up, or input on one of the extra fds (at most
+ * 16; their revents say which had some). Returns -1 with *err if libcurl or the
+ * event loop fails, else 0. */
 int httpc_wait(httpc *c, int timeout_ms, struct curl_waitfd *extra, unsigned nextra, char **err);
 /* 1 and fills *r (clear it with http_result_clear) if a transfer finished, else 0. */
 int httpc_next(httpc *c, http_result *r);

@@ -1,6 +1,6 @@
 /* transport: how the poller reaches a device, one ops table per value of
  * fleetdeck_transport. The poller's event loop waits in the HTTP client
- * (curl_multi_poll), with every other transport's wake-up fd among the fds it
+ * (httpc_wait), with every other transport's wake-up fd among the fds it
  * watches; after each wait it collects finished fetches from every transport.
  * Adding a transport (ssh) is one ops table and one line in poller.c's list. */
 #ifndef FLEETDECK_POLL_TRANSPORT_H

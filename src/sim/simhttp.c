@@ -286,6 +286,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
+/* Poll mode, not epoll: with libmicrohttpd 0.9.75 in epoll mode, kept-alive connections
+ * were seen to stall with a request unread in the socket until the client gave up. Poll
+ * mode costs O(connections) per wake-up, hence four threads, each polling a quarter. */
 struct MHD_Daemon *simhttp_start(simsrv *s, unsigned max_conns, char **err)
 {
 	struct MHD_Daemon *d = MHD_start_daemon(

@@ -1,10 +1,11 @@
 /* simsrv: the running simulator: one listening socket per device address and port (plus
  * control and registry), one epoll loop that accepts on all of them and hands connections
- * to a single libmicrohttpd daemon, the transport-level faults (refused, unreachable, hang,
+ * to one libmicrohttpd daemon, the transport-level faults (refused, unreachable, hang,
  * reset), and the shared state every thread works on.
  *
- * Threads: the caller's (simsrv_run: accept, faults, timers), libmicrohttpd's one polling
- * thread (every HTTP request), and the updater's (model downloads). `mu` guards the fleet
+ * Threads: the caller's (simsrv_run: accept, faults, timers), libmicrohttpd's four polling
+ * threads (every HTTP request; poll mode, see simhttp_start), and the updater's (model
+ * downloads). `mu` guards the fleet
  * and the clock; `park_mu` the parked connections; `sync_mu` the control API's
  * hand-over to the loop. Lock order: mu before park_mu; sync_mu is never held with mu. */
 #ifndef FLEETSIM_SIMSRV_H

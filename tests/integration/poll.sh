@@ -3,7 +3,7 @@
 # with 10% of devices hanging, changes made through the control API seen in the next cycle,
 # connections kept alive between cycles, the slow cadence of /metrics and /drift, backoff.
 # Synchronisation is by READY files, the control API's answers and the poller's own cycle
-# times, never by sleeping a guessed time. All traffic stays on 127.82.0.0/16.
+# times, never by sleeping a guessed time. All traffic stays on one /16 of 127.0.0.0/8.
 set -u
 FD=${FLEETDECK:?set FLEETDECK to the fleetdeck binary}
 BUILD=${FLEETDECK_BUILD:?set FLEETDECK_BUILD to the build directory}
@@ -41,13 +41,21 @@ start() {
 	pids+=("$last_pid")
 	wait_ready "$tmp/$name.ready" "$last_pid"
 }
-CTL=127.82.255.1:7999
 ctl() { curl -sf --max-time 10 -X POST "http://$CTL$1" -d "$2" >/dev/null; }
 ms() { date +%s%3N; }
 
+# A /16 of our own: a random one, another if a concurrent run (of this test in another
+# checkout, say) holds it.
 mkdir -p "$tmp/inv"
-if ! start main --devices 100 --factories 4 --seed 7 --base 127.82.0.1 --control $CTL --clock manual \
-	--write-inventory "$tmp/inv" --oversize-mib 4; then
+up=0
+for try in 1 2 3 4 5 6; do
+	NET=$((100 + RANDOM % 150))
+	CTL=127.$NET.255.1:7999
+	if start main --devices 100 --factories 4 --seed 7 --base 127.$NET.0.1 --control $CTL --clock manual \
+		--write-inventory "$tmp/inv" --oversize-mib 4; then up=1; break; fi
+	grep -q "Address already in use" "$tmp/main.err" || break
+done
+if [ "$up" != 1 ]; then
 	bad "fleetsim starts 100 devices"; cat "$tmp/main.err"; echo "$passed passed, $failed failed"; exit 1
 fi
 INV=$tmp/inv/fleet.ini
@@ -120,7 +128,7 @@ t0=$(ms)
 t1=$(ms)
 el=$((t1 - t0))
 echo "     (100 devices, 10 hanging, --timeout 2: ${el} ms start to exit)"
-check "10% hanging: the report ends within the timeout (+0.8 s)" test "$el" -lt 2800
+check "10% hanging: the report ends within the timeout (+1 s)" test "$el" -lt 3000
 check "10% hanging: 10 unreachable by timeout, 90 healthy" "$PY" - "$tmp/hang.json" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -181,7 +189,7 @@ ctl "/devices/${hosts[10]}/set" '{"status": null, "model_version": "3.1", "gpu_t
 
 # ---- backoff: an unreachable device is polled less often ----
 ctl "/devices/${hosts[0]}/set" '{"fault": "refused"}'
-"$FD" poll -i "$INV" --limit "${hosts[0]}:${hosts[1]}" --json --count 3 --interval 0.2 --retries 0 \
+"$FD" poll -i "$INV" --limit "${hosts[0]}:${hosts[1]}" --json --count 3 --interval 1 --retries 0 \
 	--slow-every 0 --backoff-max 60 >"$tmp/backoff.jsonl"
 check "backoff: polled in cycles 1-2, skipped in 3 (2 intervals ±25% after the 2nd failure)" "$PY" - "$tmp/backoff.jsonl" "${hosts[0]}" <<'EOF'
 import json, sys
@@ -191,11 +199,17 @@ assert [l["polled"] for l in L] == [2, 2, 1], [l["polled"] for l in L]
 assert [l["skipped"] for l in L] == [0, 0, 1]
 d = [next(x for x in l["devices"] if x["host"] == host) for l in L]
 assert [x["failures"] for x in d] == [1, 2, 2], [x["failures"] for x in d]
-assert d[1]["next_poll_ms"] > d[1]["polled_at_ms"] + 290, d[1]
+assert d[1]["next_poll_ms"] > d[1]["polled_at_ms"] + 1490, d[1]
 assert d[2]["state"] == "unreachable" and d[2]["reason"] == "refused"
 assert d[2]["polled_at_ms"] == d[1]["polled_at_ms"]
 EOF
 ctl "/devices/${hosts[0]}/set" '{"fault": null}'
+
+# ---- jitter: each device starts at a random offset in [0, jitter) ----
+"$FD" poll -i "$INV" --json --count 1 --jitter 0.5 --slow-every 0 >"$tmp/jitter.jsonl"
+check "--jitter 0.5 spreads the 100 starts: the cycle lasts at least 0.4 s" "$PY" -c "
+import json; l=json.loads(open('$tmp/jitter.jsonl').readline())
+assert l['duration_ms'] >= 400 and l['summary']['healthy'] == 100, (l['duration_ms'], l['summary'])"
 
 # ---- the poller's process: SIGTERM stops it cleanly ----
 "$FD" poll -i "$INV" --interval 0.2 >"$tmp/sig.out" 2>&1 &

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # report: `fleetdeck --report` against fleetsim: ALERT blocks and the summary, --format json,
 # --quiet, exit codes 0/1/2, thresholds from flags and the settings file, history recorded and
-# alerts resolved, --limit with Ansible patterns. All traffic stays on 127.83.0.0/16.
+# alerts resolved, --limit with Ansible patterns. All traffic stays on one /16 of 127.0.0.0/8.
 set -u
 FD=${FLEETDECK:?set FLEETDECK to the fleetdeck binary}
 BUILD=${FLEETDECK_BUILD:?set FLEETDECK_BUILD to the build directory}
@@ -33,14 +33,23 @@ wait_ready() {
 	done
 	return 1
 }
-CTL=127.83.255.1:7999
 ctl() { curl -sf --max-time 10 -X POST "http://$CTL$1" -d "$2" >/dev/null; }
 
+# A /16 of our own: a random one, another if a concurrent run holds it.
 mkdir -p "$tmp/inv"
-"$SIM" --devices 12 --factories 3 --seed 11 --base 127.83.0.1 --control $CTL --clock manual \
-	--write-inventory "$tmp/inv" --ready-file "$tmp/sim.ready" >/dev/null 2>"$tmp/sim.err" &
-pids+=($!)
-if ! wait_ready "$tmp/sim.ready" "${pids[0]}"; then
+up=0
+for try in 1 2 3 4 5 6; do
+	NET=$((100 + RANDOM % 150))
+	CTL=127.$NET.255.1:7999
+	rm -f "$tmp/sim.ready"
+	"$SIM" --devices 12 --factories 3 --seed 11 --base 127.$NET.0.1 --control $CTL --clock manual \
+		--write-inventory "$tmp/inv" --ready-file "$tmp/sim.ready" >/dev/null 2>"$tmp/sim.err" &
+	sim=$!
+	if wait_ready "$tmp/sim.ready" "$sim"; then pids+=($sim); up=1; break; fi
+	wait "$sim" 2>/dev/null
+	grep -q "Address already in use" "$tmp/sim.err" || break
+done
+if [ "$up" != 1 ]; then
 	bad "fleetsim starts"; cat "$tmp/sim.err"; echo "$passed passed, $failed failed"; exit 1
 fi
 INI=$tmp/inv/fleet.ini
@@ -157,7 +166,7 @@ check "--limit matching nothing: exit 2, said so" test "$rc" -eq 2 -a -n "$(grep
 out=$("$FD" --report -i "$INI" --db "$tmp" 2>"$tmp/err"); rc=$?
 check "history that cannot be written: exit 2, the report still printed" test "$rc" -eq 2 -a \
 	-n "$(grep 'history:' "$tmp/err")" -a -n "$(grep '^ALERT: ' <<<"$out")"
-printf '[g]\nbadport ansible_host=127.83.0.1 fleetdeck_agent_port=http\n' >"$tmp/badvar.ini"
+printf '[g]\nbadport ansible_host=127.%s.0.1 fleetdeck_agent_port=http\n' "$NET" >"$tmp/badvar.ini"
 "$FD" --report -i "$tmp/badvar.ini" --no-history >/dev/null 2>"$tmp/err"; rc=$?
 check "a host variable of the wrong shape: named, exit 2 when nothing is left to poll" test "$rc" -eq 2 -a \
 	-n "$(grep 'badport: fleetdeck_agent_port: expected a port' "$tmp/err")"

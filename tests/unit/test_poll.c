@@ -213,7 +213,51 @@ static void test_refused_retry_backoff(void **state)
 struct mini_server {
 	int lfd, port;
 	int connections;
+	pthread_t conn_threads[16];
+	int nthreads;
 };
+
+static const char *answer_for(const char *rq)
+{
+	if (strncmp(rq, "GET /health ", 12) == 0)
+		return "{\"status\": \"healthy\", \"model_loaded\": true}";
+	if (strncmp(rq, "GET /metrics ", 13) == 0)
+		return "# TYPE gpu_temperature_celsius gauge\ngpu_temperature_celsius 51.5\n";
+	if (strncmp(rq, "GET /drift ", 11) == 0)
+		return "{\"window\": 1, \"features\": {}}";
+	return "{\"status\": \"healthy\", \"model_name\": \"det\", \"model_version\": \"3.1\", \"gpu_temp\": 51.5, "
+	       "\"uptime_hours\": 7}";
+}
+
+/* One connection: answers every request on it (keep-alive) until the client closes. */
+static void *serve_conn(void *arg)
+{
+	int c = (int)(intptr_t)arg;
+	char buf[4096];
+	size_t have = 0;
+	for (;;) {
+		ssize_t n = read(c, buf + have, sizeof buf - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		char *end;
+		while ((end = strstr(buf, "\r\n\r\n"))) {
+			const char *body = answer_for(buf);
+			char resp[512];
+			int len = snprintf(resp, sizeof resp,
+					   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+					   strlen(body), body);
+			if (write(c, resp, (size_t)len) != len)
+				break;
+			size_t used = (size_t)(end + 4 - buf);
+			memmove(buf, end + 4, have - used + 1);
+			have -= used;
+		}
+	}
+	close(c);
+	return NULL;
+}
 
 static void *serve(void *arg)
 {
@@ -223,33 +267,35 @@ static void *serve(void *arg)
 		if (c < 0)
 			return NULL; /* the listener was shut down */
 		__atomic_add_fetch(&ms->connections, 1, __ATOMIC_SEQ_CST);
-		char buf[4096];
-		size_t have = 0;
-		for (;;) {
-			ssize_t n = read(c, buf + have, sizeof buf - 1 - have);
-			if (n <= 0)
-				break;
-			have += (size_t)n;
-			buf[have] = '\0';
-			char *end;
-			while ((end = strstr(buf, "\r\n\r\n"))) { /* one request per header block: keep-alive */
-				const char *body = strncmp(buf, "GET /health ", 12) == 0
-							   ? "{\"status\": \"healthy\", \"model_loaded\": true}"
-							   : "{\"status\": \"healthy\", \"model_name\": \"det\", \"model_version\": \"3.1\", "
-							     "\"gpu_temp\": 51.5, \"uptime_hours\": 7}";
-				char resp[512];
-				int len = snprintf(resp, sizeof resp,
-						   "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-						   strlen(body), body);
-				if (write(c, resp, (size_t)len) != len)
-					break;
-				size_t used = (size_t)(end + 4 - buf);
-				memmove(buf, end + 4, have - used + 1);
-				have -= used;
-			}
+		if (ms->nthreads == 16 ||
+		    pthread_create(&ms->conn_threads[ms->nthreads], NULL, serve_conn, (void *)(intptr_t)c)) {
+			close(c);
+			continue;
 		}
-		close(c);
+		ms->nthreads++;
 	}
+}
+
+static void server_start(struct mini_server *ms)
+{
+	memset(ms, 0, sizeof *ms);
+	ms->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof a;
+	assert_int_equal(bind(ms->lfd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(ms->lfd, 8), 0);
+	assert_int_equal(getsockname(ms->lfd, (struct sockaddr *)&a, &len), 0);
+	ms->port = ntohs(a.sin_port);
+}
+
+/* After the poller is freed (its connections closed): every thread ends. */
+static void server_stop(struct mini_server *ms, pthread_t acceptor)
+{
+	shutdown(ms->lfd, SHUT_RDWR);
+	close(ms->lfd);
+	pthread_join(acceptor, NULL);
+	for (int i = 0; i < ms->nthreads; i++)
+		pthread_join(ms->conn_threads[i], NULL);
 }
 
 struct dial_ctx {
@@ -286,14 +332,8 @@ static void test_dial_hook(void **state)
 {
 	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	struct mini_server ms = { 0 };
-	ms.lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof a;
-	assert_int_equal(bind(ms.lfd, (struct sockaddr *)&a, sizeof a), 0);
-	assert_int_equal(listen(ms.lfd, 8), 0);
-	assert_int_equal(getsockname(ms.lfd, (struct sockaddr *)&a, &len), 0);
-	ms.port = ntohs(a.sin_port);
+	struct mini_server ms;
+	server_start(&ms);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, serve, &ms), 0);
 
@@ -331,9 +371,81 @@ static void test_dial_hook(void **state)
 	assert_string_equal(ok.host_seen, "edge-1.behind.bastion.invalid:8080");
 	assert_true(bad.calls >= 2);
 	poller_free(p);
-	shutdown(ms.lfd, SHUT_RDWR);
-	close(ms.lfd);
-	pthread_join(th, NULL);
+	server_stop(&ms, th);
+	curl_global_cleanup();
+}
+
+/* ---- parse hooks of the slow endpoints ---- */
+
+struct hook_log {
+	int metrics_calls, drift_calls;
+	size_t metrics_len;
+	bool metrics_text_ok;
+};
+
+static void hook(void *ctx, size_t device, poll_ep ep, const char *body, size_t len, poll_fetch *f)
+{
+	struct hook_log *h = ctx;
+	assert_int_equal(device, 0);
+	if (ep == POLL_EP_METRICS) {
+		h->metrics_calls++;
+		h->metrics_len = len;
+		h->metrics_text_ok = strstr(body, "gpu_temperature_celsius 51.5") != NULL && body[len] == '\0';
+	} else {
+		h->drift_calls++;
+		f->ok = false; /* the hook's verdict: this body is no use */
+		f->reason = DEV_REASON_MALFORMED;
+		f->error = xstrdup("no features");
+	}
+}
+
+static void test_parse_hooks(void **state)
+{
+	(void)state;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct mini_server ms;
+	server_start(&ms);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, serve, &ms), 0);
+	struct dial_ctx dc = { .port = ms.port };
+	struct hook_log log = { 0 };
+	poller_opts o;
+	poller_opts_default(&o);
+	o.slow_every = 2;
+	o.parse[POLL_EP_METRICS] = hook;
+	o.parse[POLL_EP_DRIFT] = hook;
+	o.parse_ctx = &log;
+	char *err = NULL;
+	poller *p = poller_new(&o, &err);
+	poll_target t = { .name = "d", .address = "d.invalid", .agent_port = 8080, .metrics_port = 8000,
+			  .transport = "http", .dial = test_dial, .dial_ctx = &dc };
+	assert_int_equal(poller_add(p, &t, &err), 0);
+	const poll_result *res;
+	size_t n;
+	poll_cycle_info info;
+	for (int cycle = 1; cycle <= 3; cycle++) {
+		assert_int_equal(poller_cycle(p, &res, &n, &info, &err), 0);
+		bool slow = cycle != 2; /* cycles 1 and 3 */
+		assert_int_equal(info.slow_endpoints, slow);
+		assert_int_equal(res[0].fetch[POLL_EP_METRICS].attempted, slow);
+		assert_int_equal(res[0].fetch[POLL_EP_DRIFT].attempted, slow);
+		assert_int_equal(res[0].state, DEV_HEALTHY); /* a rejected /drift does not make it unhealthy */
+		if (slow) {
+			assert_true(res[0].fetch[POLL_EP_METRICS].ok);
+			assert_int_equal(res[0].fetch[POLL_EP_METRICS].body_len, log.metrics_len);
+			assert_false(res[0].fetch[POLL_EP_DRIFT].ok);
+			assert_int_equal(res[0].fetch[POLL_EP_DRIFT].reason, DEV_REASON_MALFORMED);
+			assert_string_equal(res[0].fetch[POLL_EP_DRIFT].error, "no features");
+			assert_int_equal(res[0].fetch[POLL_EP_DRIFT].http_status, 200);
+		}
+	}
+	assert_int_equal(log.metrics_calls, 2);
+	assert_int_equal(log.drift_calls, 2);
+	assert_true(log.metrics_text_ok);
+	assert_true(log.metrics_len > 20);
+	assert_int_equal(dc.calls, 2); /* one tunnel per port, kept for all three cycles */
+	poller_free(p);
+	server_stop(&ms, th);
 	curl_global_cleanup();
 }
 
@@ -355,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_add_refuses),
 		cmocka_unit_test(test_refused_retry_backoff),
 		cmocka_unit_test(test_dial_hook),
+		cmocka_unit_test(test_parse_hooks),
 		cmocka_unit_test(test_ep_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
