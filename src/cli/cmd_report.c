@@ -1,5 +1,6 @@
 /* cmd_report: `fleetdeck --report` / `fleetdeck report`: one poll cycle over the inventory, an ALERT block per alerting device, for cron. */
 #include "cli/cli.h"
+#include "fleet/history.h"
 #include "fleet/fleet.h"
 #include "poll/poller.h"
 #include "store/store.h"
@@ -345,70 +346,13 @@ static char *db_path(struct app *app, const struct opts *o)
 	return app->cfg.db ? xstrdup(app->cfg.db) : store_default_path();
 }
 
-/* The cycle, its samples and its alerts into the history; alerts of these
- * devices that no longer fire are resolved. */
+/* The cycle, its samples and its alerts into the history (fleet/history.c, as the console). */
 static int record(const char *path, const fleet_snapshot *s, const poll_cycle_info *info, char **err)
 {
 	store *st = store_open(path, err);
 	if (!st)
 		return -1;
-	int rc = store_cycle_begin(st, info->start_ms, "report", err);
-	for (size_t i = 0; i < s->ndevs && !rc; i++) {
-		const fleet_dev *d = &s->devs[i];
-		if (!d->ts_ms)
-			continue;
-		dev_sample smp = {
-			.host = d->host,
-			.factory = d->factory,
-			.ts_ms = d->ts_ms,
-			.last_seen_ms = d->last_seen_ms,
-			.state = d->state,
-			.reason = d->reason,
-			.detail = d->detail,
-			.rtt_ms = d->rtt_ms,
-		};
-		if (fresh(d))
-			smp.st = d->st; /* borrowed: store_cycle_sample copies */
-		rc = store_cycle_sample(st, &smp, err);
-	}
-	if (!rc)
-		rc = store_cycle_end(st, info->end_ms, err);
-	else
-		store_cycle_abort(st);
-	for (size_t i = 0; i < s->nalerts && !rc; i++) {
-		const fleet_alert *a = &s->alerts[i];
-		if (store_alert_fire(st, a->host, fleet_rule_name(a->rule), fleet_severity_name(a->severity), a->message,
-				     info->end_ms, err) < 0)
-			rc = -1;
-	}
-	store_alert *act = NULL;
-	size_t nact = 0;
-	if (!rc && store_alerts_active(st, NULL, &act, &nact, err))
-		rc = -1;
-	strmap *firing = strmap_new(), *mine = strmap_new();
-	char **keys = xcalloc(s->nalerts + 1, sizeof *keys);
-	for (size_t i = 0; i < s->nalerts; i++) {
-		keys[i] = xasprintf("%s\n%s", s->alerts[i].host, fleet_rule_name(s->alerts[i].rule));
-		strmap_put(firing, keys[i], keys[i]);
-	}
-	for (size_t i = 0; i < s->ndevs; i++)
-		strmap_put(mine, s->devs[i].host, s->devs[i].host);
-	for (size_t i = 0; i < nact && !rc; i++) {
-		if (!strmap_get(mine, act[i].host) || fleet_rule_parse(act[i].rule) < 0)
-			continue; /* another device, or another tool's alert */
-		char *k = xasprintf("%s\n%s", act[i].host, act[i].rule);
-		if (!strmap_get(firing, k) && store_alert_resolve(st, act[i].host, act[i].rule, info->end_ms, err) < 0)
-			rc = -1;
-		free(k);
-	}
-	for (size_t i = 0; i < s->nalerts; i++)
-		free(keys[i]);
-	free(keys);
-	strmap_free(firing);
-	strmap_free(mine);
-	store_alerts_free(act, nact);
-	if (!rc && store_maintain(st, info->end_ms, err) < 0)
-		rc = -1;
+	int rc = fleet_history_record(st, s, info->start_ms, info->end_ms, "report", err);
 	store_close(st);
 	return rc;
 }
