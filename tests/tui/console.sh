@@ -4,7 +4,7 @@
 # patterns), sort, commands, themes, resize down to tiny sizes, ASCII and no-colour terminals, a
 # device going unreachable within a cycle, quitting cleanly, and --demo.
 # Every wait is a bounded poll of the screen for what must appear; nothing sleeps a guessed time.
-# Addresses 127.91.x.x and a private tmux socket keep clear of other tests.
+# Addresses 127.94.x.x and a private tmux socket keep clear of other tests.
 set -u
 FD=${FLEETDECK:?set FLEETDECK to the fleetdeck binary}
 BUILD=${FLEETDECK_BUILD:?set FLEETDECK_BUILD}
@@ -24,8 +24,8 @@ passed=0; failed=0
 ok()  { passed=$((passed+1)); echo "ok   $*"; }
 bad() { failed=$((failed+1)); echo "FAIL $*"; }
 
-CTL=127.91.255.1:7999
-"$SIM" --devices 30 --factories 3 --seed 3 --base 127.91.0.1 --control $CTL \
+CTL=127.94.255.1:7999
+"$SIM" --devices 30 --factories 3 --seed 3 --base 127.94.0.1 --control $CTL \
 	--write-inventory "$tmp/inv" --ready-file "$tmp/ready" >"$tmp/sim.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 300); do [ -s "$tmp/ready" ] && break; sleep 0.05; done
@@ -83,7 +83,7 @@ expect "detail shows the last answers" main '/status +200'
 expect "detail shows a GPU temperature sparkline from the history" main 'GPU temperature +.*(▁|▂|▃|▄|▅|▆|▇|█)'
 
 keys main G
-expect "detail scrolls to its inventory variables" main 'ansible_host +127\.91\.'
+expect "detail scrolls to its inventory variables" main 'ansible_host +127\.94\.'
 keys main Escape
 expect "Esc goes back" main 'Devices \(30 of 30\)'
 
@@ -132,7 +132,7 @@ keys main '?'
 expect "? shows the help with every key" main 'poll every device now'
 keys main Escape
 keys main @
-expect "@ shows the command log" main 'GET http://127\.91\.0\.[0-9]+:8080/status 200'
+expect "@ shows the command log" main 'GET http://127\.94\.0\.[0-9]+:8080/status 200'
 keys main Escape
 
 # a device going unreachable shows within one cycle
