@@ -340,20 +340,26 @@ double ks_smirnov_sf(int n, double d)
 	if (nxfl >= n - 1)
 		return clip01(pow(1 - d, n));
 	long last = n - nxfl - 1;
-	long double sum = 0, logc = 0;
+	/* log C(n, v) is a running sum of n logarithms: kept as an unevaluated
+	 * pair (Knuth's two-sum), so its error stays at a few ulps however long
+	 * the sum, even where long double is no wider than double. */
+	long double sum = 0, logc = 0, logc_lo = 0;
 	long double ln = n;
 	for (long v = 0; v <= last; v++) {
 		long double evn = ((long double)(nxfl + v) + alpha) / ln;
 		long double omevn = ((long double)(n - nxfl - v) - alpha) / ln;
 		long double term = 0;
 		if (omevn > 0 && evn > 0)
-			term = expl(logc + (long double)(v - 1) * logl(evn) + (long double)(n - v) * logl(omevn));
+			term = expl(logc + ((long double)(v - 1) * logl(evn) + (long double)(n - v) * logl(omevn) + logc_lo));
 		sum += term;
 		if (term != 0 && 4.0L * (long double)(last + 1 - v) * term < LDBL_EPSILON * sum && v != last)
 			break;
 		if (term == 0 && v > n / 2)
 			break;
-		logc += logl((long double)(n - v) / (long double)(v + 1));
+		long double add = logl((long double)(n - v)) - logl((long double)(v + 1));
+		long double hi = logc + add, bb = hi - logc;
+		logc_lo += (logc - (hi - bb)) + (add - bb);
+		logc = hi;
 	}
 	return clip01((double)(d * sum));
 }
