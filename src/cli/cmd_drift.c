@@ -59,18 +59,21 @@ static char *slurp(const char *path, size_t *len, char **err)
 	char *buf = xmalloc(cap);
 	for (;;) {
 		if (n == cap) {
-			if (cap > DRIFT_MAX_DOC_BYTES) {
-				*err = xasprintf("larger than the %zu bytes a drift document may have",
-						 DRIFT_MAX_DOC_BYTES);
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
 			cap *= 2;
 			buf = xrealloc(buf, cap);
 		}
-		size_t got = fread(buf + n, 1, cap - n, f);
+		/* one byte past the limit is enough to know */
+		size_t want = cap - n;
+		if (n + want > DRIFT_MAX_DOC_BYTES + 1)
+			want = DRIFT_MAX_DOC_BYTES + 1 - n;
+		size_t got = fread(buf + n, 1, want, f);
 		n += got;
+		if (n > DRIFT_MAX_DOC_BYTES) {
+			*err = xasprintf("larger than the %zu bytes a drift document may have", DRIFT_MAX_DOC_BYTES);
+			free(buf);
+			fclose(f);
+			return NULL;
+		}
 		if (got == 0)
 			break;
 	}
