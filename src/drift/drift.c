@@ -245,6 +245,7 @@ static int feat_cmp(const void *a, const void *b)
 
 static bool parse_features(parser *p, drift_set *s, size_t *cap)
 {
+	size_t total = 0; /* values in all features so far */
 	if (!expect(p, '{'))
 		return false;
 	if (peek(p, '}')) {
@@ -296,6 +297,13 @@ static bool parse_features(parser *p, drift_set *s, size_t *cap)
 		size_t n = 0, vcap = 0;
 		if (!peek(p, ']')) {
 			for (;;) {
+				if (total >= DRIFT_MAX_TOTAL_VALUES) {
+					char *m = xasprintf("feature \"%s\": more than %d values in all features", name,
+							    DRIFT_MAX_TOTAL_VALUES);
+					fail_at(p, p->pos, m);
+					free(m);
+					return false;
+				}
 				if (n >= DRIFT_MAX_VALUES) {
 					char *m = xasprintf("feature \"%s\": more than %d values", name,
 							    DRIFT_MAX_VALUES);
@@ -307,6 +315,7 @@ static bool parse_features(parser *p, drift_set *s, size_t *cap)
 				if (!parse_double(p, &f->v[n], name, n))
 					return false;
 				n++;
+				total++;
 				if (peek(p, ','))
 					p->pos++;
 				else

@@ -15,7 +15,8 @@
 /* Limits on what a document may hold; larger is refused, not truncated. */
 #define DRIFT_MAX_DOC_BYTES ((size_t)64 << 20)
 #define DRIFT_MAX_FEATURES 64
-#define DRIFT_MAX_VALUES 1000000
+#define DRIFT_MAX_VALUES 1000000       /* per feature */
+#define DRIFT_MAX_TOTAL_VALUES 4000000 /* over all features: 32 MB of samples */
 #define DRIFT_MAX_NAME 64
 #define DRIFT_DEFAULT_THRESHOLD 0.1
 
@@ -30,7 +31,8 @@ typedef struct drift_set drift_set;
  * a value that is not a finite number (NaN, Infinity, 1e999, a string),
  * duplicate keys, a feature name that is empty, longer than DRIFT_MAX_NAME or
  * not made of letters, digits, '_', '-', '.', more than DRIFT_MAX_FEATURES
- * features or none, and documents over DRIFT_MAX_DOC_BYTES. */
+ * features or none, more than DRIFT_MAX_TOTAL_VALUES values in all, and
+ * documents over DRIFT_MAX_DOC_BYTES. */
 drift_set *drift_parse(const char *text, size_t len, char **err);
 void drift_set_free(drift_set *s);
 size_t drift_set_window(const drift_set *s);

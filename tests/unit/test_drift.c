@@ -95,6 +95,21 @@ static void test_refusals(void **state)
 	refused(big, msg);
 	free(big);
 
+	/* five features of a million values: over the cap on all values */
+	size_t per = 1000000, blen = 64 + 5 * (16 + 2 * per);
+	char *many = xmalloc(blen);
+	size_t o = (size_t)snprintf(many, blen, "{\"window\": %zu, \"features\": {", per);
+	for (int f = 0; f < 5; f++) {
+		o += (size_t)snprintf(many + o, blen - o, "%s\"f%d\": [", f ? ", " : "", f);
+		for (size_t i = 0; i < per; i++) {
+			many[o++] = '0';
+			many[o++] = i + 1 < per ? ',' : ']';
+		}
+	}
+	snprintf(many + o, blen - o, "}}");
+	refused(many, "feature \"f4\": more than 4000000 values in all features");
+	free(many);
+
 	/* the size cap is looked at before a byte is read */
 	char *err = NULL;
 	assert_null(drift_parse("{}", DRIFT_MAX_DOC_BYTES + 1, &err));
