@@ -335,7 +335,8 @@ double ks_smirnov_sf(int n, double d)
 	long nxfl = (long)fl;
 	if (nxfl == 0 || (nxfl == 1 && alpha == 0))
 		return clip01(1 - d * pow(1 + d, n - 1));
-	if (-2.0 * n * d * d < -7.08396418532264106224e2)
+	/* log of the smallest subnormal: below it the tail is 0 in double */
+	if (-2.0 * n * d * d < -7.451332191019412076235e2)
 		return 0.0;
 	if (nxfl >= n - 1)
 		return clip01(pow(1 - d, n));
