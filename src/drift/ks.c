@@ -215,6 +215,8 @@ static double pairwise_sum(const double *a, size_t n)
 
 double ks_wasserstein(const double *a, size_t na, const double *b, size_t nb)
 {
+	if (na == 0 || nb == 0)
+		return NAN;
 	double *x = sorted_copy(a, na), *y = sorted_copy(b, nb);
 	size_t n = na + nb;
 	double *all = xmalloc(n * sizeof *all);
@@ -225,7 +227,7 @@ double ks_wasserstein(const double *a, size_t na, const double *b, size_t nb)
 	/* Between consecutive pooled values both CDFs are constant; the term is
 	 * |F_a - F_b| times the gap, every gap kept (even zero ones) so that the
 	 * sum runs over the same array numpy sums. */
-	double *terms = xmalloc((n - 1 + 1) * sizeof *terms);
+	double *terms = xmalloc(n * sizeof *terms); /* n - 1 used */
 	i = j = 0;
 	for (k = 0; k + 1 < n; k++) {
 		double v = all[k];

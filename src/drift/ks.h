@@ -27,8 +27,8 @@ typedef struct ks_result {
  * modified. Returns 0, or -1 if a sample is empty. */
 int ks_2samp(const double *a, size_t na, const double *b, size_t nb, ks_result *out);
 
-/* The 1-Wasserstein distance between the empirical distributions of a and b
- * (both non-empty): the area between their two CDFs. */
+/* The 1-Wasserstein distance between the empirical distributions of a and b:
+ * the area between their two CDFs. NaN if a sample is empty. */
 double ks_wasserstein(const double *a, size_t na, const double *b, size_t nb);
 
 /* Survival function Pr(D_n >= d) of the one-sample two-sided Kolmogorov-Smirnov

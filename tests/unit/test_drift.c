@@ -242,6 +242,7 @@ static void test_small_exact(void **state)
 	assert_int_equal(r.method, KS_METHOD_EXACT);
 	assert_int_equal(ks_2samp(&one, 0, five, 5, &r), -1);
 	assert_true(ks_wasserstein(&one, 1, five, 5) == 3.0);
+	assert_true(isnan(ks_wasserstein(&one, 0, five, 5)));
 	/* D = 1/n for equal sizes: the exact sum leaves [0, 1] by a rounding and the
 	 * asymptotic distribution answers, as in scipy */
 	double a[7], b[7];
