@@ -28,6 +28,7 @@ static const struct command *const commands[] = {
 	&cmd_report,
 	&cmd_poll,
 	&cmd_rollout,
+	&cmd_drift,
 	&cmd_version,
 	&cmd_help,
 };

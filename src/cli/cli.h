@@ -60,6 +60,7 @@ extern const struct command cmd_history;
 extern const struct command cmd_report;
 extern const struct command cmd_poll;
 extern const struct command cmd_rollout;
+extern const struct command cmd_drift;
 extern const struct command cmd_console; /* ui/cmd_console.c */
 
 #endif
