@@ -356,9 +356,24 @@ static int run_here(const char *path, int64_t id)
 		free(err);
 		return EXIT_FINDINGS;
 	}
-	if (rc == 1)
+	if (rc == 1) {
 		printf("rollout %lld: another runner holds it\n", (long long)id);
-	return EXIT_OK;
+		return EXIT_OK;
+	}
+	/* for scripts: a rollout that ended failed is a finding */
+	rolldb *db = rolldb_open(path, 10000, &err);
+	roll_row r = { 0 };
+	int out = EXIT_OK;
+	if (db && rolldb_get(db, id, &r, &err) == 0) {
+		printf("rollout %lld: %s%s%s\n", (long long)id, r.state, r.stop_reason ? ": " : "",
+		       r.stop_reason ? r.stop_reason : "");
+		if (!strcmp(r.state, RS_FAILED))
+			out = EXIT_FINDINGS;
+	}
+	free(err);
+	roll_row_clear(&r);
+	rolldb_close(db);
+	return out;
 }
 
 /* Starts `fleetdeck --db PATH rollout run ID` detached (its own session, stdio to
