@@ -3,6 +3,7 @@
 #include "rollout/rollstate.h"
 #include "util/xalloc.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 struct rolldb {
 	sqlite3 *db;
 	char *path;
+	pthread_mutex_t *write_lock; /* shared by the handles of one process, or NULL */
 };
 
 static void db_err(rolldb *db, char **err, const char *what)
@@ -30,7 +32,7 @@ rolldb *rolldb_open(const char *path, int busy_ms, char **err)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db->db, busy_ms > 0 ? busy_ms : 10000);
-	sqlite3_exec(db->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	sqlite3_exec(db->db, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db->db, "SELECT 1 FROM rollouts LIMIT 0", -1, &st, NULL) != SQLITE_OK) {
 		db_err(db, err, "no rollout tables (schema older than version 3)");
@@ -124,10 +126,22 @@ static int step_done(rolldb *db, sqlite3_stmt *st, char **err, const char *what)
 	return 0;
 }
 
+void rolldb_share_lock(rolldb *db, pthread_mutex_t *mu)
+{
+	db->write_lock = mu;
+}
+
+/* Every write is a transaction taken under the process's write lock (when
+ * shared), so the threads of one runner queue on a mutex instead of sleeping
+ * in SQLite's busy handler; other processes still meet busy_timeout. */
 static int begin(rolldb *db, char **err)
 {
+	if (db->write_lock)
+		pthread_mutex_lock(db->write_lock);
 	if (sqlite3_exec(db->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		db_err(db, err, "starting a transaction");
+		if (db->write_lock)
+			pthread_mutex_unlock(db->write_lock);
 		return -1;
 	}
 	return 0;
@@ -135,17 +149,37 @@ static int begin(rolldb *db, char **err)
 
 static int commit(rolldb *db, char **err)
 {
+	int rc = 0;
 	if (sqlite3_exec(db->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		db_err(db, err, "committing");
 		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
+		rc = -1;
 	}
-	return 0;
+	if (db->write_lock)
+		pthread_mutex_unlock(db->write_lock);
+	return rc;
 }
 
 static void rollback(rolldb *db)
 {
 	sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+	if (db->write_lock)
+		pthread_mutex_unlock(db->write_lock);
+}
+
+/* One write statement in its own transaction: -1, or the rows it changed. */
+static int write_one(rolldb *db, sqlite3_stmt *st, char **err, const char *what)
+{
+	if (begin(db, err)) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	if (step_done(db, st, err, what)) {
+		rollback(db);
+		return -1;
+	}
+	int n = sqlite3_changes(db->db);
+	return commit(db, err) ? -1 : n;
 }
 
 static int log_line(rolldb *db, int64_t id, const char *host, const char *step, const char *event, int ok,
@@ -486,9 +520,8 @@ static int lease_update(rolldb *db, const char *sql, int64_t id, const char *own
 	bind_text(st, 2, owner);
 	sqlite3_bind_int64(st, 3, now);
 	sqlite3_bind_int64(st, 4, now + ttl);
-	if (step_done(db, st, err, "updating the runner's lease"))
-		return -1;
-	return sqlite3_changes(db->db) ? 1 : 0;
+	int n = write_one(db, st, err, "updating the runner's lease");
+	return n < 0 ? -1 : n ? 1 : 0;
 }
 
 int rolldb_lease_take(rolldb *db, int64_t id, const char *owner, int64_t now, int64_t ttl_ms, char **err)
@@ -521,9 +554,8 @@ int rolldb_lease_release(rolldb *db, int64_t id, const char *owner, const char *
 	bind_text(st, 2, owner);
 	for (size_t i = 0; i < k; i++)
 		bind_text(st, 3 + (int)i, keep[i]);
-	if (step_done(db, st, err, "releasing the runner's lease"))
-		return -1;
-	return sqlite3_changes(db->db) ? 1 : 0;
+	int n = write_one(db, st, err, "releasing the runner's lease");
+	return n < 0 ? -1 : n ? 1 : 0;
 }
 
 /* ---- device steps ---- */
@@ -585,7 +617,7 @@ int rolldb_set_prev(rolldb *db, int64_t id, const char *host, const char *prev, 
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, host);
 	bind_text(st, 3, prev);
-	return step_done(db, st, err, "recording the previous version");
+	return write_one(db, st, err, "recording the previous version") < 0 ? -1 : 0;
 }
 
 int rolldb_devices_move(rolldb *db, int64_t id, const char *const *from, const char *to, int64_t now, char **err)
@@ -605,15 +637,19 @@ int rolldb_devices_move(rolldb *db, int64_t id, const char *const *from, const c
 	sqlite3_bind_int64(st, 3, now);
 	for (size_t i = 0; i < k; i++)
 		bind_text(st, 4 + (int)i, from[i]);
-	if (step_done(db, st, err, "moving devices"))
-		return -1;
-	return sqlite3_changes(db->db);
+	return write_one(db, st, err, "moving devices");
 }
 
 int rolldb_log(rolldb *db, int64_t id, const char *host, const char *step, const char *detail, int64_t now,
 	       char **err)
 {
-	return log_line(db, id, host, step, "note", -1, detail, now, err);
+	if (begin(db, err))
+		return -1;
+	if (log_line(db, id, host, step, "note", -1, detail, now, err)) {
+		rollback(db);
+		return -1;
+	}
+	return commit(db, err);
 }
 
 int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err)
@@ -624,5 +660,5 @@ int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, host);
-	return step_done(db, st, err, "counting an update");
+	return write_one(db, st, err, "counting an update") < 0 ? -1 : 0;
 }

@@ -6,6 +6,7 @@
 #ifndef FLEETDECK_ROLLOUT_ROLLDB_H
 #define FLEETDECK_ROLLOUT_ROLLDB_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,9 @@ typedef struct rolldb rolldb;
  * rollout tables (not migrated). busy_ms: how long to wait for a lock. */
 rolldb *rolldb_open(const char *path, int busy_ms, char **err);
 void rolldb_close(rolldb *db); /* accepts NULL */
+/* Handles of one process that write at once (a runner's threads) share a mutex
+ * (borrowed; it outlives the handle) taken around every write transaction. */
+void rolldb_share_lock(rolldb *db, pthread_mutex_t *mu);
 
 /* A rollout as stored. Strings owned by the row: roll_row_clear. */
 typedef struct roll_row {

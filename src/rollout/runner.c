@@ -87,6 +87,7 @@ typedef struct runner {
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_mutex_t write_lock; /* the process's database writes, one at a time */
 	bool lost;       /* the lease went to someone else: stop at once */
 	bool stopping;   /* the lease thread should end */
 
@@ -143,6 +144,8 @@ static void *lease_thread(void *arg)
 	runner *r = arg;
 	char *err = NULL;
 	rolldb *db = rolldb_open(r->db_path, 10000, &err);
+	if (db)
+		rolldb_share_lock(db, &r->write_lock);
 	pthread_mutex_lock(&r->mu);
 	while (!r->stopping) {
 		struct timespec until;
@@ -550,6 +553,7 @@ static void *worker(void *arg)
 		free(err);
 		return NULL;
 	}
+	rolldb_share_lock(db, &r->write_lock);
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
 		bool stop = r->halt || r->lost || r->next >= r->nhosts;
@@ -778,6 +782,8 @@ int runner_run(const char *db_path, int64_t id, const char *owner, runner_note_f
 	r.checksum = row.checksum;
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
+	pthread_mutex_init(&r.write_lock, NULL);
+	rolldb_share_lock(db, &r.write_lock);
 	pthread_t lt;
 	bool have_lt = pthread_create(&lt, NULL, lease_thread, &r) == 0;
 	note(&r, "runner %s on rollout %lld: %s %s", owner, (long long)id, r.model, r.version);
@@ -813,6 +819,8 @@ int runner_run(const char *db_path, int64_t id, const char *owner, runner_note_f
 		rolldb_lease_release(db, id, owner, (const char *const[]){ NULL }, NULL);
 	pthread_cond_destroy(&r.cv);
 	pthread_mutex_destroy(&r.mu);
+	rolldb_share_lock(db, NULL);
+	pthread_mutex_destroy(&r.write_lock);
 	roll_row_clear(&row);
 	rolldb_close(db);
 	return rc;
