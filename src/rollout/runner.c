@@ -201,12 +201,13 @@ static int running_version(devctx *c, char **version, bool *loaded, char **why)
 	if (agent(c, "GET", "/status", NULL, &code, &a, why))
 		return -1;
 	const char *v = json_string_value(json_object_get(a, "model_version"));
-	if (code != 200 || !v) {
-		*why = xasprintf("/status: HTTP %ld%s", code, v ? "" : ", no model_version");
+	if (code != 200 || !v || !rollout_name_ok(v)) {
+		*why = xasprintf("/status: HTTP %ld%s", code,
+				 !v ? ", no model_version" : code == 200 ? ", a model_version unfit for a URL" : "");
 		json_decref(a);
 		return -1;
 	}
-	*version = xstrndup(v, 128);
+	*version = xstrdup(v);
 	if (loaded) {
 		json_t *ml = json_object_get(a, "model_loaded");
 		*loaded = !ml || json_is_true(ml);

@@ -239,4 +239,7 @@ check "--forks 0 is refused" test "$rc" -eq 2
 "$FD" --db "$tmp/x.db" rollout status abc >/dev/null 2>&1; rc=$?
 check "status of a non-number exits 2" test "$rc" -eq 2
 
+# the detached runners' logs and the foreground outputs: no sanitizer report (ASan builds)
+check "no sanitizer report from any runner" test -z "$(grep -l 'Sanitizer\|runtime error:' "$tmp"/*.log "$tmp"/*.out 2>/dev/null)"
+
 finish
