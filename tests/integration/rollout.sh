@@ -152,6 +152,25 @@ rows=c.execute(\"SELECT d.batch FROM rollout_log l JOIN rollout_devices d ON d.r
 b=[r[0] for r in rows]; print(len(b) == 8 and b == sorted(b, reverse=True))" "$DB")
 check "the rollback went newest batch first" test "$order" = True
 
+# ---- an unreachable canary: the gate is inconclusive, a person approves ----
+DB=$tmp/approve.db
+reset_fleet 100
+set_dev "$FIRST" '{"reachable": false}'
+"$FD" --db "$DB" rollout start -i "$INV" --model defect-detection --version 3.2 --serial 1,50% "${fast[@]}" \
+	--connect-timeout-ms 300 --foreground >"$tmp/appr.out" 2>&1; rc=$?
+check "a batch of only unreachable devices waits for approval" test "$rc" -eq 0 -a \
+	"$(st "$DB" 1 'r["state"] + "|" + r["devices"][0]["step"] + "|" + str(r["current_batch"])')" = "awaiting_approval|unreachable|1"
+check "...with nothing else touched" test "$(st "$DB" 1 'sorted(set(d["step"] for d in r["devices"][1:]))')" = "['pending']"
+"$FD" --db "$DB" rollout resume 1 >/dev/null 2>&1; rc=$?
+check "resume does not apply to a rollout awaiting approval (exit 2)" test "$rc" -eq 2
+"$FD" --db "$DB" rollout approve 1 --reason "site offline, known" --foreground >"$tmp/appr2.out" 2>&1; rc=$?
+check "approve goes on and completes" test "$rc" -eq 0 -a "$(st "$DB" 1 'r["state"]')" = completed
+set_dev "$FIRST" '{"reachable": true}'
+"$FD" --db "$DB" rollout retry 1 --foreground >/dev/null 2>&1; rc=$?
+check "retry takes the unreachable device once it is back" test "$rc" -eq 0 -a "$(version_of "$FIRST")" = 3.2 -a \
+	"$(st "$DB" 1 'r["devices"][0]["step"]')" = updated
+check "after approve and retry every device is on 3.2" all_on 3.2
+
 # ---- pause and resume ----
 DB=$tmp/pause.db
 reset_fleet 700
