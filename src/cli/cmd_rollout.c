@@ -329,6 +329,13 @@ static bool parse_long(const char *s, long lo, long hi, long *out)
 	return true;
 }
 
+/* Text that came from a device (errors, versions) without its control characters. */
+static void print_clean(const char *s)
+{
+	for (; s && *s; s++)
+		putchar((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+}
+
 static void note_stdout(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -337,7 +344,9 @@ static void note_stdout(void *ctx, const char *line)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%s %s\n", ts, line);
+	printf("%s ", ts);
+	print_clean(line);
+	putchar('\n');
 	fflush(stdout);
 }
 
@@ -831,16 +840,19 @@ static int print_status(rolldb *db, int64_t id, bool json)
 		json_decref(o);
 	} else {
 		int nb = nbatches_of(&r);
-		printf("rollout %lld: %s %s: %s, batch %d of %d%s%s\n", (long long)r.id, r.model, r.version, r.state,
-		       r.current_batch < nb ? r.current_batch + 1 : nb, nb, r.stop_reason ? ": " : "",
-		       r.stop_reason ? r.stop_reason : "");
+		printf("rollout %lld: %s %s: %s, batch %d of %d%s", (long long)r.id, r.model, r.version, r.state,
+		       r.current_batch < nb ? r.current_batch + 1 : nb, nb, r.stop_reason ? ": " : "");
+		print_clean(r.stop_reason);
+		putchar('\n');
 		if (r.lease_owner)
 			printf("runner: %s (lease until %lld)\n", r.lease_owner, (long long)r.lease_expiry);
 		printf("%-24s %-5s %-12s %-10s %-3s %s\n", "HOST", "BATCH", "STEP", "WAS", "UPD", "ERROR");
-		for (size_t i = 0; i < nd; i++)
-			printf("%-24s %-5d %-12s %-10s %-3d %s\n", devs[i].host, devs[i].batch + 1, devs[i].step,
-			       devs[i].prev_version ? devs[i].prev_version : "-", devs[i].attempts,
-			       devs[i].error ? devs[i].error : "");
+		for (size_t i = 0; i < nd; i++) {
+			printf("%-24s %-5d %-12s %-10s %-3d ", devs[i].host, devs[i].batch + 1, devs[i].step,
+			       devs[i].prev_version ? devs[i].prev_version : "-", devs[i].attempts);
+			print_clean(devs[i].error);
+			putchar('\n');
+		}
 	}
 	bool active = roll_state_in(r.state, roll_states_active);
 	roll_devs_free(devs, nd);

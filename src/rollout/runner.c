@@ -771,7 +771,20 @@ int runner_run(const char *db_path, int64_t id, const char *owner, runner_note_f
 		rolldb_close(db);
 		return -1;
 	}
-	int taken = rolldb_lease_take(db, id, owner, now_ms(), r.p.lease_ms, err);
+	/* a lease held: its runner may be finishing (pause, then resume) or dead with
+	 * the lease not yet expired; wait a lease's time for it to be let go or expire */
+	int taken;
+	int64_t give_up = now_ms() + r.p.lease_ms + 1000;
+	while ((taken = rolldb_lease_take(db, id, owner, now_ms(), r.p.lease_ms, err)) == 0 && now_ms() < give_up) {
+		roll_row cur;
+		char *e2 = NULL;
+		bool active = rolldb_get(db, id, &cur, &e2) == 0 && roll_state_in(cur.state, roll_states_active);
+		roll_row_clear(&cur);
+		free(e2);
+		if (!active)
+			break;
+		sleep_ms(200);
+	}
 	if (taken <= 0) {
 		roll_row_clear(&row);
 		rolldb_close(db);
