@@ -250,6 +250,21 @@ for h in $HOSTS; do [ $(( $(loads_of "$h") - ${k0[$h]} )) -eq 1 ] || twice=1; do
 check "no device was updated twice (one model load each, exporter's count)" test "$twice" = 0
 check "one POST /update per device recorded" test "$(st "$DB" 1 'sorted(set(d["attempts"] for d in r["devices"]))')" = "[1]"
 
+# ---- devices answering garbage: counted failed or unreachable, the rest go on ----
+DB=$tmp/faults.db
+reset_fleet 100
+set_dev all '{"fault": null}'
+SECOND=$(echo "$HOSTS" | sed -n 2p); THIRD=$(echo "$HOSTS" | sed -n 3p)
+set_dev "$SECOND" '{"fault": "malformed"}'
+set_dev "$THIRD" '{"fault": "oversized"}'
+"$FD" --db "$DB" rollout start -i "$INV" --model defect-detection --version 3.2 --serial all --max-fail 50 \
+	"${fast[@]}" --foreground >"$tmp/faults.out" 2>&1; rc=$?
+check "a rollout over a malformed and an oversized device completes" test "$rc" -eq 0 -a "$(st "$DB" 1 'r["state"]')" = completed
+check "the malformed one failed its health check, the oversized one is unreachable (size cap)" test \
+	"$(st "$DB" 1 'r["devices"][1]["step"] + "|" + r["devices"][2]["step"] + "|" + str("larger than" in r["devices"][2]["error"])')" = "failed|unreachable|True"
+set_dev all '{"fault": null}'
+check "the others are on 3.2" test "$(version_of "$FIRST")" = 3.2 -a "$(version_of "$(echo "$HOSTS" | tail -1)")" = 3.2
+
 # ---- bad input ----
 "$FD" --db "$tmp/x.db" rollout start -i "$INV" --model 'a/../b' --version 3.2 >/dev/null 2>&1; rc=$?
 check "a model name unfit for a URL is refused" test "$rc" -eq 2
