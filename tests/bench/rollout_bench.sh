@@ -29,8 +29,8 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
-"$SIM" --devices "$devices" --factories 10 --base 127.91.0.1 --registry 127.91.255.1:5000 \
-	--control 127.91.255.1:7999 --load-delay-ms "$delay" --model-kib 64 --write-inventory "$work" \
+"$SIM" --devices "$devices" --factories 10 --base 127.95.0.1 --registry 127.95.255.1:5000 \
+	--control 127.95.255.1:7999 --load-delay-ms "$delay" --model-kib 64 --write-inventory "$work" \
 	--ready-file "$work/ready" >"$work/sim.out" 2>"$work/sim.err" &
 pids+=($!)
 for i in $(seq 600); do [ -s "$work/ready" ] && break; sleep 0.05; done
