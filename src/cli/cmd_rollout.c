@@ -844,8 +844,12 @@ static int print_status(rolldb *db, int64_t id, bool json)
 		       r.current_batch < nb ? r.current_batch + 1 : nb, nb, r.stop_reason ? ": " : "");
 		print_clean(r.stop_reason);
 		putchar('\n');
-		if (r.lease_owner)
-			printf("runner: %s (lease until %lld)\n", r.lease_owner, (long long)r.lease_expiry);
+		if (r.lease_owner) {
+			long long left = (long long)(r.lease_expiry - now_ms());
+			printf("runner: %s (lease %s %lld.%llds%s)\n", r.lease_owner, left >= 0 ? "for" : "expired",
+			       (left < 0 ? -left : left) / 1000, (left < 0 ? -left : left) % 1000 / 100,
+			       left >= 0 ? "" : " ago: `resume` starts a new runner");
+		}
 		printf("%-24s %-5s %-12s %-10s %-3s %s\n", "HOST", "BATCH", "STEP", "WAS", "UPD", "ERROR");
 		for (size_t i = 0; i < nd; i++) {
 			printf("%-24s %-5d %-12s %-10s %-3d ", devs[i].host, devs[i].batch + 1, devs[i].step,
