@@ -250,6 +250,27 @@ for h in $HOSTS; do [ $(( $(loads_of "$h") - ${k0[$h]} )) -eq 1 ] || twice=1; do
 check "no device was updated twice (one model load each, exporter's count)" test "$twice" = 0
 check "one POST /update per device recorded" test "$(st "$DB" 1 'sorted(set(d["attempts"] for d in r["devices"]))')" = "[1]"
 
+# ---- a runner that died right after sending an update: the device is not sent another ----
+# Deterministic: a finished one-device rollout is put back, in the database, to where a
+# runner killed between POST /update and recording its end would have left it.
+DB=$tmp/mid.db
+reset_fleet 100
+"$FD" --db "$DB" rollout start -i "$INV" --limit "$FIRST" --model defect-detection --version 3.2 "${fast[@]}" \
+	--foreground >/dev/null 2>&1
+m0=$(loads_of "$FIRST")
+python3 -c "
+import sqlite3,sys
+c=sqlite3.connect(sys.argv[1])
+c.execute(\"UPDATE rollouts SET state='running', lease_owner=NULL, lease_expiry=NULL, current_batch=0\")
+c.execute(\"UPDATE rollout_devices SET step='update', step_ended=NULL\")
+c.execute(\"INSERT INTO rollout_holds(host, rollout_id) SELECT host, rollout_id FROM rollout_devices\")
+c.commit()" "$DB"
+"$FD" --db "$DB" rollout resume 1 --foreground >"$tmp/mid.out" 2>&1; rc=$?
+check "resume of a rollout whose runner died mid-update completes it" test "$rc" -eq 0 -a "$(st "$DB" 1 'r["state"]')" = completed
+check "the device already on the new version got no second POST /update" test "$(st "$DB" 1 'r["devices"][0]["attempts"]')" = 1
+check "...and loaded no model again" test "$(loads_of "$FIRST")" = "$m0"
+check "...and was validated again" test -n "$(grep "$FIRST: validate ok" "$tmp/mid.out")"
+
 # ---- devices answering garbage: counted failed or unreachable, the rest go on ----
 DB=$tmp/faults.db
 reset_fleet 100
