@@ -193,7 +193,7 @@ check "start, pause and resume are audited in order" test "$acts" = "rollout.sta
 
 # ---- two rollouts on one device ----
 DB=$tmp/hold.db
-reset_fleet 700
+reset_fleet 2000 # long loads: the abort lands while a device is still loading
 "$FD" --db "$DB" rollout start -i "$INV" --model defect-detection --version 3.2 --serial 2 --forks 1 \
 	"${fast[@]}" >/dev/null 2>&1
 "$FD" --db "$DB" rollout pause 1 >/dev/null
