@@ -125,7 +125,7 @@ expect ":theme light" main 'theme light'
 keys main : 'theme nosuch' Enter
 expect ":theme with a missing theme is an error" main "no theme 'nosuch'"
 keys main : 'columns -factory' Enter
-expect_not ":columns -factory hides a column" main 'FACTORY +VERSION'
+expect ":columns -factory hides a column" main 'STATE +VERSION'
 keys main : 'frobnicate' Enter
 expect "an unknown command says so" main "no command ':frobnicate'"
 keys main '?'
