@@ -12,6 +12,8 @@ struct req {
 	char *key;             /* its labels, name=value joined by \x01, in name order */
 	double v;
 	bool fail;
+	bool have_created;
+	double created;        /* inference_requests_created of the same labels: a new one is a restart */
 };
 
 struct devmetrics_scrape {
@@ -147,7 +149,8 @@ static void requests(const devmetrics_scrape *prev, const devmetrics_scrape *cur
 	for (size_t i = 0; i < cur->nreq; i++) {
 		const struct req *p = find_req(prev, cur->req[i].key);
 		double d = cur->req[i].v;
-		if (p && d >= p->v)
+		bool restarted = p && p->have_created && cur->req[i].have_created && p->created != cur->req[i].created;
+		if (p && d >= p->v && !restarted)
 			d -= p->v; /* else new, or reset: all of it is new */
 		total += d;
 		if (cur->req[i].fail)
@@ -165,7 +168,8 @@ int devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetri
 {
 	memset(out, 0, sizeof *out);
 	devmetrics_scrape *s = xcalloc(1, sizeof *s);
-	size_t bcap = 0, rcap = 0;
+	size_t bcap = 0, rcap = 0, ccap = 0, ncreated = 0;
+	struct req *created = NULL;
 	const prom_family *lat = prom_family_find(doc, LAT);
 	bool hist = lat && lat->type == PROM_HISTOGRAM;
 	for (size_t i = 0; i < doc->nsamples; i++) {
@@ -192,7 +196,14 @@ int devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetri
 			for (size_t k = 0; st && k < sizeof fail_status / sizeof *fail_status; k++)
 				fail |= !strcmp(st, fail_status[k]);
 			s->req = xgrow(s->req, &rcap, s->nreq + 1, sizeof *s->req);
-			s->req[s->nreq++] = (struct req){ series_key(sm), sm->value, fail };
+			s->req[s->nreq++] = (struct req){ series_key(sm), sm->value, fail, false, 0 };
+			continue;
+		}
+		if (!strcmp(n, "inference_requests_created")) {
+			if (isfinite(sm->value)) {
+				created = xgrow(created, &ccap, ncreated + 1, sizeof *created);
+				created[ncreated++] = (struct req){ series_key(sm), sm->value, false, true, sm->value };
+			}
 			continue;
 		}
 		for (size_t g = 0; g < sizeof gauges / sizeof *gauges; g++) {
@@ -206,6 +217,15 @@ int devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetri
 			break;
 		}
 	}
+	for (size_t i = 0; i < ncreated; i++) {
+		for (size_t k = 0; k < s->nreq; k++)
+			if (!strcmp(s->req[k].key, created[i].key)) {
+				s->req[k].have_created = true;
+				s->req[k].created = created[i].created;
+			}
+		free(created[i].key);
+	}
+	free(created);
 	if (s->nb)
 		qsort(s->b, s->nb, sizeof *s->b, bucket_le_cmp);
 	latency(prev, s, out);
