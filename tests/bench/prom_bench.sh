@@ -50,7 +50,7 @@ for i in $(seq 0 999); do
 	a=127.88.$((100 + i / 254)).$((1 + i % 254))
 	args+=(-o "$tmp/fs/$i.txt" "http://$a:8000/metrics")
 done
-curl -s --parallel --parallel-max 64 "${args[@]}"
+curl -s --parallel --parallel-max 64 "${args[@]}" 2>/dev/null
 n=$(find "$tmp/fs" -name '*.txt' -size +0 | wc -l)
 [ "$n" -eq 1000 ] || { echo "prom_bench: $n of 1000 fleetsim expositions fetched" >&2; exit 1; }
 
@@ -59,7 +59,7 @@ echo "== fleetdeck's parser =="
 "$BENCH" --runs "$runs" --devmetrics --label "fleetsim, 1,000 devices" "$tmp"/fs/*.txt
 
 echo "== prometheus_client's parser (Python), for reference =="
-python3 - "$tmp/node.txt" "$tmp/fs" <<'PY'
+/usr/bin/python3 - "$tmp/node.txt" "$tmp/fs" <<'PY'
 import os, sys, time
 from prometheus_client.parser import text_string_to_metric_families as parse
 def bench(label, texts):
