@@ -163,7 +163,7 @@ static void requests(const devmetrics_scrape *prev, const devmetrics_scrape *cur
 	}
 }
 
-int devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetrics_scrape **cur,
+void devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetrics_scrape **cur,
 		    devmetrics_values *out)
 {
 	memset(out, 0, sizeof *out);
@@ -233,7 +233,6 @@ int devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetri
 	if (!s->nb && !s->nreq)
 		out->since_start = !prev;
 	*cur = s;
-	return 0;
 }
 
 devmetrics *devmetrics_new(void)

@@ -51,8 +51,9 @@ typedef struct devmetrics_scrape devmetrics_scrape;
 
 /* Reads what a device exposition says into *cur (a new scrape state, caller
  * frees with devmetrics_scrape_free) and *out, with deltas against prev (NULL:
- * since the exporter started). Pure. Returns 0, or -1 with *err. */
-int devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetrics_scrape **cur,
+ * since the exporter started). Pure; metrics it does not find are left out of
+ * out->have. */
+void devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetrics_scrape **cur,
 		    devmetrics_values *out);
 void devmetrics_scrape_free(devmetrics_scrape *s);
 

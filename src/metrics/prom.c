@@ -70,6 +70,10 @@ static bool fail(struct parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* what the device sent may be quoted: no control or non-ASCII bytes reach a terminal */
+	for (char *c = msg; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
 	p->err = xasprintf("line %u: %s", p->line, msg);
 	return false;
 }

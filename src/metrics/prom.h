@@ -65,12 +65,14 @@ typedef struct prom_doc {
 typedef struct prom_limits {
 	size_t max_bytes;      /* 16 MiB */
 	size_t max_series;     /* samples in one exposition: 200000 */
-	size_t max_labels;     /* labels on one sample: 64 */
+	size_t max_labels;     /* labels on one sample: 64 (and never more than 64) */
 } prom_limits;
 
 void prom_limits_default(prom_limits *l);
 
 /* Parses text[0..len) (need not be NUL-terminated). lim NULL: the defaults.
+ * Error messages quote at most 40 bytes of the input, control and non-ASCII
+ * bytes shown as '?'.
  * Returns a document (free with prom_doc_free), or NULL with *err ("line 12:
  * label value: invalid escape \q"; caller frees). Rules: lines end in \n (a \r
  * before it is dropped; the last line may lack it); blank lines and comments are

@@ -281,6 +281,10 @@ static void test_node_exporter(void **state)
 	f = prom_family_find(d, "go_gc_duration_seconds");
 	assert_non_null(f);
 	assert_int_equal(f->type, PROM_SUMMARY);
+	const prom_sample *med = find(d, "go_gc_duration_seconds", "quantile", "0.5");
+	assert_non_null(med);
+	assert_true(med->value >= 0);
+	assert_int_equal(d->families[med->family].type, PROM_SUMMARY);
 	prom_doc_free(d);
 	free(body);
 }
@@ -366,6 +370,7 @@ static void test_errors(void **state)
 		{ "x-y 1\n", "line 1: invalid character '-' in the metric name" },
 		{ "x{a=\"1\"\n", "line 1: expected ',' or '}' after label a" },
 		{ "x{a=\"\\", "line 1: label value: a backslash at the end of the line" },
+		{ "x \x1b[2J\xc3\xa9\n", "line 1: x: value '?[2J?" "?' is not a number" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char *err = NULL;
