@@ -33,7 +33,7 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
-NEADDR=127.88.240.1:19100
+NEADDR=127.88.104.1:19100
 "$NE" --web.listen-address=$NEADDR >/dev/null 2>&1 &
 pids+=($!)
 "$SIM" --devices 1000 --factories 10 --base 127.88.100.1 --ready-file "$tmp/ready" >/dev/null 2>"$tmp/sim.err" &

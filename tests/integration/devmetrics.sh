@@ -3,7 +3,7 @@
 # utilisation, latency and temperature get them from their exporter in the report (its JSON and
 # the history it writes) and in the console's devices table (p95 between two scrapes); what
 # /status gave is kept; a malformed exposition fails only that fetch. The devices are a small
-# Python HTTP server playing three devices on 127.88.240.x with known counters, so every figure
+# Python HTTP server playing three devices on 127.88.199.x with known counters, so every figure
 # is exact. Waits are bounded polls of ready files and of the screen.
 set -u
 FD=${FLEETDECK:?set FLEETDECK to the fleetdeck binary}
@@ -25,7 +25,7 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 export HOME=$tmp/home XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data
 mkdir -p "$HOME"
 
-NET=127.88.240
+NET=127.88.199
 cat >"$tmp/devices.py" <<'PY'
 # Three devices on NET.1-3, agent on 8080 and exporter on 8000. Every /metrics answer adds 100
 # observations in (0.05, 0.1] and 90 good and 10 failed requests: between two scrapes p95 is

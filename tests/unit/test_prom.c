@@ -220,7 +220,7 @@ static void test_node_exporter(void **state)
 	if (access(bin, X_OK) != 0)
 		fail_msg("%s is not installed (packaging/install-deps.sh installs it)", bin);
 	char addr[64];
-	snprintf(addr, sizeof addr, "127.88.%d.%d:%d", 1 + (int)(getpid() % 200), 1 + (int)(getpid() / 200 % 250),
+	snprintf(addr, sizeof addr, "127.88.%d.%d:%d", 1 + (int)(getpid() % 99), 1 + (int)(getpid() / 200 % 250),
 		 19100 + (int)(getpid() % 500));
 	char listen[96];
 	snprintf(listen, sizeof listen, "--web.listen-address=%s", addr);
