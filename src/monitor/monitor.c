@@ -2,6 +2,7 @@
 #include "monitor/monitor.h"
 #include "fleet/history.h"
 #include "inventory/pattern.h"
+#include "metrics/devmetrics.h"
 #include "store/store.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -38,6 +39,7 @@ struct mdev {
 struct monitor {
 	inventory *inv;
 	poller *p;
+	devmetrics *dm;        /* /metrics readings, for what /status lacks */
 	fleet *fl;
 	store *st;
 	char *who;
@@ -99,7 +101,10 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 	fleet_rules_default(&deflt);
 	m->fl = fleet_new(o->rules ? o->rules : &deflt);
 	fleet_rules_free(&deflt);
-	m->p = poller_new(&o->poll, err);
+	poller_opts po = o->poll;
+	m->dm = devmetrics_new();
+	devmetrics_attach(m->dm, &po);
+	m->p = poller_new(&po, err);
 	if (!m->p)
 		goto fail;
 	if (pipe(m->wake) != 0) {
@@ -274,6 +279,7 @@ static void diff_snapshot(monitor *m, const fleet_snapshot *s, int64_t ts)
 static void publish(void *ctx, const poll_result *res, size_t n, const poll_cycle_info *info)
 {
 	monitor *m = ctx;
+	res = devmetrics_merge(m->dm, res, n);
 	fleet_apply(m->fl, res, n);
 	fleet_snapshot *s = fleet_snapshot_take(m->fl, info->end_ms);
 	bool hist_failed = false;
@@ -512,6 +518,7 @@ void monitor_free(monitor *m)
 	free(m->db_path);
 	pthread_cond_destroy(&m->hcond);
 	poller_free(m->p);
+	devmetrics_free(m->dm);
 	fleet_free(m->fl);
 	store_close(m->st);
 	for (size_t i = 0; i < m->ndevs; i++) {
