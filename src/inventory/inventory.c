@@ -923,9 +923,111 @@ static void lw_group(struct lw *w, inventory *inv, inv_group *g)
 	lw_raw(w, "}");
 }
 
+/* Sorts pairs by key, the later of equal keys last (a stable sort). */
+static void kv_sort(struct kv *kv, size_t n)
+{
+	if (n > 32) {
+		qsort(kv, n, sizeof *kv, cmp_kv);
+		return;
+	}
+	/* insertion sort: a host has a few dozen pairs at most, usually */
+	for (size_t a = 1; a < n; a++) {
+		struct kv x = kv[a];
+		size_t b = a;
+		while (b > 0 && cmp_kv(&kv[b - 1], &x) > 0) {
+			kv[b] = kv[b - 1];
+			b--;
+		}
+		kv[b] = x;
+	}
+}
+
+/* The pairs of layers[0..n) merged: sorted by key, the last layer's value of
+ * each key kept, internal variables dropped. Returns the count left in *kv. */
+static size_t kv_merge_layers(json_t *const *layers, size_t n, struct kv **kv, size_t *cap,
+			      const char *const *internal, size_t ninternal)
+{
+	size_t nkv = 0;
+	for (size_t l = 0; l < n; l++) {
+		const char *key;
+		json_t *val;
+		json_object_foreach(layers[l], key, val) {
+			*kv = xgrow(*kv, cap, nkv + 1, sizeof **kv);
+			(*kv)[nkv].key = key;
+			(*kv)[nkv].val = val;
+			(*kv)[nkv].seq = nkv;
+			nkv++;
+		}
+	}
+	kv_sort(*kv, nkv);
+	size_t out = 0;
+	for (size_t k = 0; k < nkv; k++) {
+		if (k + 1 < nkv && strcmp((*kv)[k].key, (*kv)[k + 1].key) == 0)
+			continue; /* a later layer sets it */
+		if (lw_internal((*kv)[k].key, internal, ninternal))
+			continue;
+		(*kv)[out++] = (*kv)[k];
+	}
+	return out;
+}
+
+/* The merged group layers of the hosts of one group set, each pair already
+ * written as `"key": value` (at --list's hostvars depth) into text. */
+struct lw_prefix {
+	json_t **layers;     /* the layers it was made from */
+	size_t nlayers, cap_layers;
+	inv_group **groups;  /* the direct groups of the host it was made for */
+	size_t ngroups, cap_groups;
+	bool valid;
+	struct kv *kv;       /* merged pairs; seq is the offset of the pair's text */
+	size_t nkv, cap_kv;
+	size_t *len;         /* length of each pair's text */
+	size_t cap_len;
+	pyjson_buf text;
+};
+
+static void lw_prefix_build(struct lw_prefix *p, json_t *const *layers, size_t n,
+			    const char *const *internal, size_t ninternal)
+{
+	p->layers = xgrow(p->layers, &p->cap_layers, n ? n : 1, sizeof *p->layers);
+	if (n)
+		memcpy(p->layers, layers, n * sizeof *layers);
+	p->nlayers = n;
+	p->nkv = kv_merge_layers(layers, n, &p->kv, &p->cap_kv, internal, ninternal);
+	p->len = xgrow(p->len, &p->cap_len, p->nkv ? p->nkv : 1, sizeof *p->len);
+	p->text.n = 0;
+	for (size_t k = 0; k < p->nkv; k++) {
+		size_t at = p->text.n;
+		pyjson_append_string(&p->text, p->kv[k].key, strlen(p->kv[k].key));
+		pyjson_append_raw(&p->text, ": ", 2);
+		pyjson_append(&p->text, p->kv[k].val, 4, 4);
+		p->kv[k].seq = at;
+		p->len[k] = p->text.n - at;
+	}
+	p->valid = true;
+}
+
+/* One `"key": value` line of a host's variables; the host's header before the first. */
+static void lw_hostvar(struct lw *w, inv_host *h, size_t *shown, size_t *written)
+{
+	if (!(*shown)++) {
+		if ((*written)++)
+			lw_raw(w, ",");
+		lw_indent(w, 3);
+		pyjson_append_string(&w->b, h->name, strlen(h->name));
+		lw_raw(w, ": {");
+	} else {
+		lw_raw(w, ",");
+	}
+	lw_indent(w, 4);
+}
+
 /* "_meta": {"hostvars": {...}}: each host's variables merged as inv_host_vars()
  * merges them, without building the object: the layers' pairs sorted by key,
- * the last layer's value of each key kept. */
+ * the last layer's value of each key kept. The group layers are the same for
+ * every host of the same groups (hosts sorted by name mostly come in such
+ * runs): they are merged and written once per run, and only the host's own
+ * layers are merged into them per host. */
 static void lw_meta(struct lw *w, inventory *inv)
 {
 	size_t n;
@@ -946,48 +1048,51 @@ static void lw_meta(struct lw *w, inventory *inv)
 	json_t **layers = NULL;
 	size_t cap_layers = 0, cap_kv = 0, written = 0;
 	struct kv *kv = NULL;
+	struct lw_prefix pre = { 0 };
 	for (size_t i = 0; i < n; i++) {
-		size_t nl = host_layers(inv, hosts[i], &layers, &cap_layers), nkv = 0;
-		for (size_t l = 0; l < nl; l++) {
-			const char *key;
-			json_t *val;
-			json_object_foreach(layers[l], key, val) {
-				kv = xgrow(kv, &cap_kv, nkv + 1, sizeof *kv);
-				kv[nkv].key = key;
-				kv[nkv].val = val;
-				kv[nkv].seq = nkv;
-				nkv++;
-			}
+		inv_host *h = hosts[i];
+		/* the host's own layers: its inline variables, then its host_vars files */
+		json_t *own[1 + 8];
+		json_t **hl = own;
+		size_t nhl = 0;
+		if (h->nsrc_vars + 1 > sizeof own / sizeof *own)
+			hl = xmalloc((h->nsrc_vars + 1) * sizeof *hl);
+		hl[nhl++] = h->vars;
+		for (size_t s = 0; s < h->nsrc_vars; s++)
+			if (h->src_vars[s])
+				hl[nhl++] = h->src_vars[s];
+		bool same = pre.valid && h->ngroups == pre.ngroups &&
+			    (h->ngroups == 0 || memcmp(h->groups, pre.groups, h->ngroups * sizeof *h->groups) == 0);
+		if (!same) {
+			size_t nl = host_layers(inv, h, &layers, &cap_layers);
+			size_t np = nl - nhl; /* host_layers ends with the host's own layers */
+			if (!pre.valid || np != pre.nlayers ||
+			    (np && memcmp(layers, pre.layers, np * sizeof *layers) != 0))
+				lw_prefix_build(&pre, layers, np, internal, ninternal);
+			pre.groups = xgrow(pre.groups, &pre.cap_groups, h->ngroups ? h->ngroups : 1,
+					   sizeof *pre.groups);
+			if (h->ngroups)
+				memcpy(pre.groups, h->groups, h->ngroups * sizeof *h->groups);
+			pre.ngroups = h->ngroups;
 		}
-		/* insertion sort: a host has a few dozen pairs at most, usually */
-		for (size_t a = 1; a < nkv; a++) {
-			struct kv x = kv[a];
-			size_t b = a;
-			while (b > 0 && cmp_kv(&kv[b - 1], &x) > 0) {
-				kv[b] = kv[b - 1];
-				b--;
-			}
-			kv[b] = x;
-		}
-		size_t shown = 0;
-		for (size_t k = 0; k < nkv; k++) {
-			if (k + 1 < nkv && strcmp(kv[k].key, kv[k + 1].key) == 0)
-				continue; /* a later layer sets it */
-			if (lw_internal(kv[k].key, internal, ninternal))
+		size_t nkv = kv_merge_layers(hl, nhl, &kv, &cap_kv, internal, ninternal);
+		if (hl != own)
+			free(hl);
+		size_t shown = 0, a = 0, b = 0;
+		while (a < pre.nkv || b < nkv) {
+			int c = a == pre.nkv ? 1 : b == nkv ? -1 : strcmp(pre.kv[a].key, kv[b].key);
+			lw_hostvar(w, h, &shown, &written);
+			if (c < 0) {
+				lw_put(w, pre.text.s + pre.kv[a].seq, pre.len[a]);
+				a++;
 				continue;
-			if (!shown++) {
-				if (written++)
-					lw_raw(w, ",");
-				lw_indent(w, 3);
-				pyjson_append_string(&w->b, hosts[i]->name, strlen(hosts[i]->name));
-				lw_raw(w, ": {");
-			} else {
-				lw_raw(w, ",");
 			}
-			lw_indent(w, 4);
-			pyjson_append_string(&w->b, kv[k].key, strlen(kv[k].key));
+			if (c == 0)
+				a++; /* the host's own value wins */
+			pyjson_append_string(&w->b, kv[b].key, strlen(kv[b].key));
 			lw_raw(w, ": ");
-			pyjson_append(&w->b, kv[k].val, 4, 4);
+			pyjson_append(&w->b, kv[b].val, 4, 4);
+			b++;
 		}
 		if (shown) {
 			lw_indent(w, 3);
@@ -1002,6 +1107,11 @@ static void lw_meta(struct lw *w, inventory *inv)
 	lw_raw(w, "}");
 	lw_indent(w, 1);
 	lw_raw(w, "}");
+	free(pre.layers);
+	free(pre.groups);
+	free(pre.kv);
+	free(pre.len);
+	free(pre.text.s);
 	free(kv);
 	free(layers);
 	free(hosts);
