@@ -107,7 +107,11 @@ static void host_free(inv_host *h)
 	if (!h)
 		return;
 	free(h->name);
-	json_decref(h->vars);
+	for (size_t i = 0; i < h->nvars; i++) {
+		free(h->vars[i].key);
+		json_decref(h->vars[i].value);
+	}
+	free(h->vars);
 	free_src_vars(h->src_vars, h->nsrc_vars);
 	free(h->groups);
 	free(h);
@@ -222,7 +226,6 @@ static inv_host *host_new(const char *name)
 {
 	inv_host *h = xcalloc(1, sizeof *h);
 	h->name = xstrdup(name);
-	h->vars = json_object();
 	return h;
 }
 
@@ -391,9 +394,38 @@ int inv_group_set_var(inv_group *g, const char *key, json_t *value, char **err)
 	return 0;
 }
 
+/* Does jansson take key as an object key (valid UTF-8)? */
+static bool key_valid(const char *key)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	while (*p && *p < 0x80)
+		p++;
+	if (!*p)
+		return true;
+	json_t *probe = json_string(key); /* NULL if not valid UTF-8 */
+	json_decref(probe);
+	return probe != NULL;
+}
+
 void inv_host_set_var(inv_host *h, const char *key, json_t *value)
 {
-	json_object_set_new(h->vars, key, value);
+	/* what json_object_set_new() on an object would do */
+	if (!value)
+		return;
+	if (!key || !key_valid(key)) {
+		json_decref(value);
+		return;
+	}
+	for (size_t i = 0; i < h->nvars; i++) {
+		if (strcmp(h->vars[i].key, key) == 0) {
+			json_t *old = h->vars[i].value;
+			h->vars[i].value = value;
+			json_decref(old);
+			return;
+		}
+	}
+	struct inv_var v = { xstrdup(key), value };
+	PUSH(h->vars, h->nvars, h->cap_vars, v);
 }
 
 static void set_src_vars(json_t ***arr, size_t *n, size_t src, json_t *vars)
@@ -627,7 +659,8 @@ inv_group **inv_host_groups_sorted(inventory *inv, inv_host *h, size_t *n)
 	return out;
 }
 
-/* The variable layers of a host, lowest precedence first (see inv_host_vars). */
+/* The group variable layers of a host, lowest precedence first (see
+ * inv_host_vars); the host's own (inline, then host_vars/ files) come after. */
 static size_t host_layers(inventory *inv, inv_host *h, json_t ***layers, size_t *cap)
 {
 	inv_group *all = inv->groups[0];
@@ -646,10 +679,6 @@ static size_t host_layers(inventory *inv, inv_host *h, json_t ***layers, size_t 
 		for (size_t i = 0; i < ng; i++)
 			if (s < groups[i]->nsrc_vars && groups[i]->src_vars[s])
 				PUSH(*layers, n, *cap, groups[i]->src_vars[s]);
-	PUSH(*layers, n, *cap, h->vars);
-	for (size_t s = 0; s < h->nsrc_vars; s++)
-		if (h->src_vars[s])
-			PUSH(*layers, n, *cap, h->src_vars[s]);
 	free(groups);
 	return n;
 }
@@ -662,6 +691,11 @@ json_t *inv_host_vars(inventory *inv, inv_host *h)
 	for (size_t i = 0; i < n; i++)
 		json_object_update(v, layers[i]);
 	free(layers);
+	for (size_t i = 0; i < h->nvars; i++)
+		json_object_set(v, h->vars[i].key, h->vars[i].value);
+	for (size_t s = 0; s < h->nsrc_vars; s++)
+		if (h->src_vars[s])
+			json_object_update(v, h->src_vars[s]);
 	for (size_t i = 0; i < sizeof internal_vars / sizeof *internal_vars; i++)
 		json_object_del(v, internal_vars[i]);
 	return v;
@@ -777,8 +811,8 @@ inv_host *inv_implicit_localhost(inventory *inv, const char *name)
 		inv_host *h = host_new(name);
 		h->implicit = true;
 		h->index = (size_t)-1;
-		json_object_set_new(h->vars, "ansible_python_interpreter", json_string("/usr/bin/python3"));
-		json_object_set_new(h->vars, "ansible_connection", json_string("local"));
+		inv_host_set_var(h, "ansible_python_interpreter", json_string("/usr/bin/python3"));
+		inv_host_set_var(h, "ansible_connection", json_string("local"));
 		inv->localhost = h;
 	}
 	return inv->localhost;
@@ -944,10 +978,23 @@ static void kv_sort(struct kv *kv, size_t n)
 
 /* The pairs of layers[0..n) merged: sorted by key, the last layer's value of
  * each key kept, internal variables dropped. Returns the count left in *kv. */
-static size_t kv_merge_layers(json_t *const *layers, size_t n, struct kv **kv, size_t *cap,
-			      const char *const *internal, size_t ninternal)
+static size_t kv_finish(struct kv *kv, size_t nkv, const char *const *internal, size_t ninternal)
 {
-	size_t nkv = 0;
+	kv_sort(kv, nkv);
+	size_t out = 0;
+	for (size_t k = 0; k < nkv; k++) {
+		if (k + 1 < nkv && strcmp(kv[k].key, kv[k + 1].key) == 0)
+			continue; /* a later layer sets it */
+		if (lw_internal(kv[k].key, internal, ninternal))
+			continue;
+		kv[out++] = kv[k];
+	}
+	return out;
+}
+
+/* Appends the pairs of layers[0..n) to (*kv)[0..nkv); returns the new count. */
+static size_t kv_collect(json_t *const *layers, size_t n, struct kv **kv, size_t *cap, size_t nkv)
+{
 	for (size_t l = 0; l < n; l++) {
 		const char *key;
 		json_t *val;
@@ -959,16 +1006,7 @@ static size_t kv_merge_layers(json_t *const *layers, size_t n, struct kv **kv, s
 			nkv++;
 		}
 	}
-	kv_sort(*kv, nkv);
-	size_t out = 0;
-	for (size_t k = 0; k < nkv; k++) {
-		if (k + 1 < nkv && strcmp((*kv)[k].key, (*kv)[k + 1].key) == 0)
-			continue; /* a later layer sets it */
-		if (lw_internal((*kv)[k].key, internal, ninternal))
-			continue;
-		(*kv)[out++] = (*kv)[k];
-	}
-	return out;
+	return nkv;
 }
 
 /* The merged group layers of the hosts of one group set, each pair already
@@ -993,7 +1031,7 @@ static void lw_prefix_build(struct lw_prefix *p, json_t *const *layers, size_t n
 	if (n)
 		memcpy(p->layers, layers, n * sizeof *layers);
 	p->nlayers = n;
-	p->nkv = kv_merge_layers(layers, n, &p->kv, &p->cap_kv, internal, ninternal);
+	p->nkv = kv_finish(p->kv, kv_collect(layers, n, &p->kv, &p->cap_kv, 0), internal, ninternal);
 	p->len = xgrow(p->len, &p->cap_len, p->nkv ? p->nkv : 1, sizeof *p->len);
 	p->text.n = 0;
 	for (size_t k = 0; k < p->nkv; k++) {
@@ -1051,21 +1089,10 @@ static void lw_meta(struct lw *w, inventory *inv)
 	struct lw_prefix pre = { 0 };
 	for (size_t i = 0; i < n; i++) {
 		inv_host *h = hosts[i];
-		/* the host's own layers: its inline variables, then its host_vars files */
-		json_t *own[1 + 8];
-		json_t **hl = own;
-		size_t nhl = 0;
-		if (h->nsrc_vars + 1 > sizeof own / sizeof *own)
-			hl = xmalloc((h->nsrc_vars + 1) * sizeof *hl);
-		hl[nhl++] = h->vars;
-		for (size_t s = 0; s < h->nsrc_vars; s++)
-			if (h->src_vars[s])
-				hl[nhl++] = h->src_vars[s];
 		bool same = pre.valid && h->ngroups == pre.ngroups &&
 			    (h->ngroups == 0 || memcmp(h->groups, pre.groups, h->ngroups * sizeof *h->groups) == 0);
 		if (!same) {
-			size_t nl = host_layers(inv, h, &layers, &cap_layers);
-			size_t np = nl - nhl; /* host_layers ends with the host's own layers */
+			size_t np = host_layers(inv, h, &layers, &cap_layers);
 			if (!pre.valid || np != pre.nlayers ||
 			    (np && memcmp(layers, pre.layers, np * sizeof *layers) != 0))
 				lw_prefix_build(&pre, layers, np, internal, ninternal);
@@ -1075,9 +1102,19 @@ static void lw_meta(struct lw *w, inventory *inv)
 				memcpy(pre.groups, h->groups, h->ngroups * sizeof *h->groups);
 			pre.ngroups = h->ngroups;
 		}
-		size_t nkv = kv_merge_layers(hl, nhl, &kv, &cap_kv, internal, ninternal);
-		if (hl != own)
-			free(hl);
+		/* the host's own layers: its inline variables, then its host_vars files */
+		size_t nkv = 0;
+		kv = xgrow(kv, &cap_kv, h->nvars ? h->nvars : 1, sizeof *kv);
+		for (size_t k = 0; k < h->nvars; k++) {
+			kv[nkv].key = h->vars[k].key;
+			kv[nkv].val = h->vars[k].value;
+			kv[nkv].seq = nkv;
+			nkv++;
+		}
+		for (size_t s = 0; s < h->nsrc_vars; s++)
+			if (h->src_vars[s])
+				nkv = kv_collect(&h->src_vars[s], 1, &kv, &cap_kv, nkv);
+		nkv = kv_finish(kv, nkv, internal, ninternal);
 		size_t shown = 0, a = 0, b = 0;
 		while (a < pre.nkv || b < nkv) {
 			int c = a == pre.nkv ? 1 : b == nkv ? -1 : strcmp(pre.kv[a].key, kv[b].key);
