@@ -23,6 +23,7 @@ struct inventory {
 	size_t nhosts, cap_hosts;
 	strmap *group_by_name;
 	strmap *host_by_name;
+	strmap *var_keys;    /* the keys of hosts' inline variables, interned (owned) */
 	struct source *sources;
 	size_t nsources, cap_sources;
 	char **warnings;
@@ -80,6 +81,7 @@ inventory *inv_new(void)
 	inv->version = 1;
 	inv->group_by_name = strmap_new();
 	inv->host_by_name = strmap_new();
+	inv->var_keys = strmap_new();
 	inv_group *all = inv_group_add(inv, "all");
 	inv_group *ungrouped = inv_group_add(inv, "ungrouped");
 	inv_group_add_child(inv, all, ungrouped, NULL);
@@ -107,10 +109,8 @@ static void host_free(inv_host *h)
 	if (!h)
 		return;
 	free(h->name);
-	for (size_t i = 0; i < h->nvars; i++) {
-		free(h->vars[i].key);
+	for (size_t i = 0; i < h->nvars; i++)
 		json_decref(h->vars[i].value);
-	}
 	free(h->vars);
 	free_src_vars(h->src_vars, h->nsrc_vars);
 	free(h->groups);
@@ -149,6 +149,11 @@ void inv_free(inventory *inv)
 	free(inv->hosts);
 	strmap_free(inv->group_by_name);
 	strmap_free(inv->host_by_name);
+	size_t it = 0;
+	const char *key;
+	while (strmap_next(inv->var_keys, &it, &key, NULL))
+		free((char *)key);
+	strmap_free(inv->var_keys);
 	free(inv);
 }
 
@@ -222,9 +227,10 @@ inv_group *inv_group_add(inventory *inv, const char *name)
 	return g;
 }
 
-static inv_host *host_new(const char *name)
+static inv_host *host_new(inventory *inv, const char *name)
 {
 	inv_host *h = xcalloc(1, sizeof *h);
+	h->inv = inv;
 	h->name = xstrdup(name);
 	return h;
 }
@@ -233,7 +239,7 @@ inv_host *inv_host_add(inventory *inv, const char *name, inv_group *g)
 {
 	inv_host *h = inv_host_get(inv, name);
 	if (!h) {
-		h = host_new(name);
+		h = host_new(inv, name);
 		h->index = inv->nhosts;
 		PUSH(inv->hosts, inv->nhosts, inv->cap_hosts, h);
 		strmap_put(inv->host_by_name, h->name, h);
@@ -424,7 +430,12 @@ void inv_host_set_var(inv_host *h, const char *key, json_t *value)
 			return;
 		}
 	}
-	struct inv_var v = { xstrdup(key), value };
+	const char *k = strmap_get(h->inv->var_keys, key);
+	if (!k) {
+		k = xstrdup(key);
+		strmap_put(h->inv->var_keys, k, (void *)k);
+	}
+	struct inv_var v = { k, value };
 	PUSH(h->vars, h->nvars, h->cap_vars, v);
 }
 
@@ -808,7 +819,7 @@ inv_host *inv_implicit_localhost(inventory *inv, const char *name)
 	if (!inv_is_localhost_name(name))
 		return NULL;
 	if (!inv->localhost) {
-		inv_host *h = host_new(name);
+		inv_host *h = host_new(inv, name);
 		h->implicit = true;
 		h->index = (size_t)-1;
 		inv_host_set_var(h, "ansible_python_interpreter", json_string("/usr/bin/python3"));

@@ -40,7 +40,7 @@ struct inv_group {
 
 /* One inline variable of a host. */
 struct inv_var {
-	char *key;           /* owned */
+	const char *key;     /* interned: owned by the inventory */
 	json_t *value;       /* owned reference */
 };
 
@@ -50,6 +50,7 @@ struct inv_host {
 	                      * array: a host has a few, and 100,000 hosts' worth of
 	                      * jansson objects cost more to build and free than the rest) */
 	size_t nvars, cap_vars;
+	inventory *inv;      /* the inventory it belongs to (it keeps the keys) */
 	json_t **src_vars;   /* per source: host_vars/ files, or NULL */
 	size_t nsrc_vars;
 	inv_group **groups;  /* groups that list this host directly */
