@@ -235,6 +235,8 @@ static inv_host *host_new(inventory *inv, const char *name)
 	return h;
 }
 
+static void names_pack(inventory *inv);
+
 inv_host *inv_host_add(inventory *inv, const char *name, inv_group *g)
 {
 	inv_host *h = inv_host_get(inv, name);
@@ -243,6 +245,9 @@ inv_host *inv_host_add(inventory *inv, const char *name, inv_group *g)
 		h->index = inv->nhosts;
 		PUSH(inv->hosts, inv->nhosts, inv->cap_hosts, h);
 		strmap_put(inv->host_by_name, h->name, h);
+		/* packed now, while the name is in cache: the first scan of all
+		 * names would otherwise visit 100,000 hosts scattered in memory */
+		names_pack(inv);
 		invalidate(inv);
 		if (inv_is_localhost_name(name) && inv->nhosts > 1) {
 			/* Ansible keeps the first localhost-like host as "the" localhost. */
@@ -834,7 +839,8 @@ inv_host *inv_implicit_localhost_peek(const inventory *inv)
 	return inv->localhost;
 }
 
-const char *inv_host_names_packed(inventory *inv, const size_t **off)
+/* Brings the packed names up to date with the hosts. */
+static void names_pack(inventory *inv)
 {
 	/* hosts are only ever appended and never renamed: extend what is there */
 	inv->names_off = xgrow(inv->names_off, &inv->names_off_cap, inv->nhosts + 1, sizeof *inv->names_off);
@@ -847,6 +853,11 @@ const char *inv_host_names_packed(inventory *inv, const size_t **off)
 		inv->names_off[i + 1] = inv->names_len;
 	}
 	inv->names_count = inv->nhosts;
+}
+
+const char *inv_host_names_packed(inventory *inv, const size_t **off)
+{
+	names_pack(inv);
 	*off = inv->names_off;
 	return inv->names ? inv->names : "";
 }
