@@ -550,8 +550,9 @@ static int host_line(struct parser *P, struct str line, const char *groupname)
 			goto out;
 		}
 		char *name = name_dup(hs);
-		bool is_new = inv_host_get(P->inv, name) == NULL;
+		size_t before = inv_host_count(P->inv);
 		inv_host *h = inv_host_add(P->inv, name, g);
+		bool is_new = inv_host_count(P->inv) > before; /* hosts are only appended */
 		/* Host(name, port) sets ansible_port only on creation, and only if truthy */
 		if (is_new && port > 0)
 			inv_host_set_var(h, "ansible_port", json_integer(port));
