@@ -45,7 +45,7 @@ struct inv_var {
 };
 
 struct inv_host {
-	char *name;
+	char *name;          /* in the host's own allocation */
 	struct inv_var *vars;/* inline variables, in the order first set (owned; a plain
 	                      * array: a host has a few, and 100,000 hosts' worth of
 	                      * jansson objects cost more to build and free than the rest) */
