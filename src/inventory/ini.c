@@ -80,6 +80,12 @@ static char *name_dup(struct str s)
 
 /* ---- line splitting: str.splitlines() ------------------------------------------ */
 
+/* the first bytes of the breaks line_break() knows */
+static const unsigned char break_start[256] = {
+	['\r'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, [0x1C] = 1, [0x1D] = 1, [0x1E] = 1,
+	[0xC2] = 1, [0xE2] = 1,
+};
+
 /* Length of the line break at s (0 if none): \n \r \r\n \v \f \x1c-\x1e U+0085 U+2028 U+2029 */
 static size_t line_break(const char *s, size_t len)
 {
@@ -544,8 +550,9 @@ static int host_line(struct parser *P, struct str line, const char *groupname)
 			goto out;
 		}
 		char *name = name_dup(hs);
-		bool is_new = inv_host_get(P->inv, name) == NULL;
+		size_t before = inv_host_count(P->inv);
 		inv_host *h = inv_host_add(P->inv, name, g);
+		bool is_new = inv_host_count(P->inv) > before; /* hosts are only appended */
 		/* Host(name, port) sets ansible_port only on creation, and only if truthy */
 		if (is_new && port > 0)
 			inv_host_set_var(h, "ansible_port", json_integer(port));
@@ -652,8 +659,14 @@ static int parse_lines(struct parser *P, const char *data, size_t len)
 	while (pos < len && rc == 0) {
 		/* splitlines(): a line, then its break */
 		size_t end = pos, br = 0;
-		while (end < len && !(br = line_break(data + end, len - end)))
+		for (;;) {
+			/* only these bytes can start a break: skip the rest fast */
+			while (end < len && !break_start[(unsigned char)data[end]])
+				end++;
+			if (end >= len || (br = line_break(data + end, len - end)))
+				break;
 			end++;
+		}
 		struct str line = { data + pos, end - pos };
 		pos = end + br;
 		P->lineno++;

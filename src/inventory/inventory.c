@@ -23,6 +23,7 @@ struct inventory {
 	size_t nhosts, cap_hosts;
 	strmap *group_by_name;
 	strmap *host_by_name;
+	strmap *var_keys;    /* the keys of hosts' inline variables, interned (owned) */
 	struct source *sources;
 	size_t nsources, cap_sources;
 	char **warnings;
@@ -80,6 +81,7 @@ inventory *inv_new(void)
 	inv->version = 1;
 	inv->group_by_name = strmap_new();
 	inv->host_by_name = strmap_new();
+	inv->var_keys = strmap_new();
 	inv_group *all = inv_group_add(inv, "all");
 	inv_group *ungrouped = inv_group_add(inv, "ungrouped");
 	inv_group_add_child(inv, all, ungrouped, NULL);
@@ -106,8 +108,9 @@ static void host_free(inv_host *h)
 {
 	if (!h)
 		return;
-	free(h->name);
-	json_decref(h->vars);
+	for (size_t i = 0; i < h->nvars; i++)
+		json_decref(h->vars[i].value);
+	free(h->vars);
 	free_src_vars(h->src_vars, h->nsrc_vars);
 	free(h->groups);
 	free(h);
@@ -145,6 +148,11 @@ void inv_free(inventory *inv)
 	free(inv->hosts);
 	strmap_free(inv->group_by_name);
 	strmap_free(inv->host_by_name);
+	size_t it = 0;
+	const char *key;
+	while (strmap_next(inv->var_keys, &it, &key, NULL))
+		free((char *)key);
+	strmap_free(inv->var_keys);
 	free(inv);
 }
 
@@ -218,22 +226,29 @@ inv_group *inv_group_add(inventory *inv, const char *name)
 	return g;
 }
 
-static inv_host *host_new(const char *name)
+static inv_host *host_new(inventory *inv, const char *name)
 {
-	inv_host *h = xcalloc(1, sizeof *h);
-	h->name = xstrdup(name);
-	h->vars = json_object();
+	/* the name in the same block: one allocation per host fewer to make and free */
+	size_t len = strlen(name);
+	inv_host *h = xcalloc(1, sizeof *h + len + 1);
+	h->inv = inv;
+	h->name = memcpy((char *)(h + 1), name, len + 1);
 	return h;
 }
+
+static void names_pack(inventory *inv);
 
 inv_host *inv_host_add(inventory *inv, const char *name, inv_group *g)
 {
 	inv_host *h = inv_host_get(inv, name);
 	if (!h) {
-		h = host_new(name);
+		h = host_new(inv, name);
 		h->index = inv->nhosts;
 		PUSH(inv->hosts, inv->nhosts, inv->cap_hosts, h);
 		strmap_put(inv->host_by_name, h->name, h);
+		/* packed now, while the name is in cache: the first scan of all
+		 * names would otherwise visit 100,000 hosts scattered in memory */
+		names_pack(inv);
 		invalidate(inv);
 		if (inv_is_localhost_name(name) && inv->nhosts > 1) {
 			/* Ansible keeps the first localhost-like host as "the" localhost. */
@@ -391,9 +406,43 @@ int inv_group_set_var(inv_group *g, const char *key, json_t *value, char **err)
 	return 0;
 }
 
+/* Does jansson take key as an object key (valid UTF-8)? */
+static bool key_valid(const char *key)
+{
+	const unsigned char *p = (const unsigned char *)key;
+	while (*p && *p < 0x80)
+		p++;
+	if (!*p)
+		return true;
+	json_t *probe = json_string(key); /* NULL if not valid UTF-8 */
+	json_decref(probe);
+	return probe != NULL;
+}
+
 void inv_host_set_var(inv_host *h, const char *key, json_t *value)
 {
-	json_object_set_new(h->vars, key, value);
+	/* what json_object_set_new() on an object would do */
+	if (!value)
+		return;
+	if (!key || !key_valid(key)) {
+		json_decref(value);
+		return;
+	}
+	for (size_t i = 0; i < h->nvars; i++) {
+		if (strcmp(h->vars[i].key, key) == 0) {
+			json_t *old = h->vars[i].value;
+			h->vars[i].value = value;
+			json_decref(old);
+			return;
+		}
+	}
+	const char *k = strmap_get(h->inv->var_keys, key);
+	if (!k) {
+		k = xstrdup(key);
+		strmap_put(h->inv->var_keys, k, (void *)k);
+	}
+	struct inv_var v = { k, value };
+	PUSH(h->vars, h->nvars, h->cap_vars, v);
 }
 
 static void set_src_vars(json_t ***arr, size_t *n, size_t src, json_t *vars)
@@ -627,7 +676,8 @@ inv_group **inv_host_groups_sorted(inventory *inv, inv_host *h, size_t *n)
 	return out;
 }
 
-/* The variable layers of a host, lowest precedence first (see inv_host_vars). */
+/* The group variable layers of a host, lowest precedence first (see
+ * inv_host_vars); the host's own (inline, then host_vars/ files) come after. */
 static size_t host_layers(inventory *inv, inv_host *h, json_t ***layers, size_t *cap)
 {
 	inv_group *all = inv->groups[0];
@@ -646,10 +696,6 @@ static size_t host_layers(inventory *inv, inv_host *h, json_t ***layers, size_t 
 		for (size_t i = 0; i < ng; i++)
 			if (s < groups[i]->nsrc_vars && groups[i]->src_vars[s])
 				PUSH(*layers, n, *cap, groups[i]->src_vars[s]);
-	PUSH(*layers, n, *cap, h->vars);
-	for (size_t s = 0; s < h->nsrc_vars; s++)
-		if (h->src_vars[s])
-			PUSH(*layers, n, *cap, h->src_vars[s]);
 	free(groups);
 	return n;
 }
@@ -662,6 +708,11 @@ json_t *inv_host_vars(inventory *inv, inv_host *h)
 	for (size_t i = 0; i < n; i++)
 		json_object_update(v, layers[i]);
 	free(layers);
+	for (size_t i = 0; i < h->nvars; i++)
+		json_object_set(v, h->vars[i].key, h->vars[i].value);
+	for (size_t s = 0; s < h->nsrc_vars; s++)
+		if (h->src_vars[s])
+			json_object_update(v, h->src_vars[s]);
 	for (size_t i = 0; i < sizeof internal_vars / sizeof *internal_vars; i++)
 		json_object_del(v, internal_vars[i]);
 	return v;
@@ -774,11 +825,11 @@ inv_host *inv_implicit_localhost(inventory *inv, const char *name)
 	if (!inv_is_localhost_name(name))
 		return NULL;
 	if (!inv->localhost) {
-		inv_host *h = host_new(name);
+		inv_host *h = host_new(inv, name);
 		h->implicit = true;
 		h->index = (size_t)-1;
-		json_object_set_new(h->vars, "ansible_python_interpreter", json_string("/usr/bin/python3"));
-		json_object_set_new(h->vars, "ansible_connection", json_string("local"));
+		inv_host_set_var(h, "ansible_python_interpreter", json_string("/usr/bin/python3"));
+		inv_host_set_var(h, "ansible_connection", json_string("local"));
 		inv->localhost = h;
 	}
 	return inv->localhost;
@@ -789,7 +840,8 @@ inv_host *inv_implicit_localhost_peek(const inventory *inv)
 	return inv->localhost;
 }
 
-const char *inv_host_names_packed(inventory *inv, const size_t **off)
+/* Brings the packed names up to date with the hosts. */
+static void names_pack(inventory *inv)
 {
 	/* hosts are only ever appended and never renamed: extend what is there */
 	inv->names_off = xgrow(inv->names_off, &inv->names_off_cap, inv->nhosts + 1, sizeof *inv->names_off);
@@ -802,6 +854,11 @@ const char *inv_host_names_packed(inventory *inv, const size_t **off)
 		inv->names_off[i + 1] = inv->names_len;
 	}
 	inv->names_count = inv->nhosts;
+}
+
+const char *inv_host_names_packed(inventory *inv, const size_t **off)
+{
+	names_pack(inv);
 	*off = inv->names_off;
 	return inv->names ? inv->names : "";
 }
@@ -923,9 +980,115 @@ static void lw_group(struct lw *w, inventory *inv, inv_group *g)
 	lw_raw(w, "}");
 }
 
+/* Sorts pairs by key, the later of equal keys last (a stable sort). */
+static void kv_sort(struct kv *kv, size_t n)
+{
+	if (n > 32) {
+		qsort(kv, n, sizeof *kv, cmp_kv);
+		return;
+	}
+	/* insertion sort: a host has a few dozen pairs at most, usually */
+	for (size_t a = 1; a < n; a++) {
+		struct kv x = kv[a];
+		size_t b = a;
+		while (b > 0 && cmp_kv(&kv[b - 1], &x) > 0) {
+			kv[b] = kv[b - 1];
+			b--;
+		}
+		kv[b] = x;
+	}
+}
+
+/* The pairs of layers[0..n) merged: sorted by key, the last layer's value of
+ * each key kept, internal variables dropped. Returns the count left in *kv. */
+static size_t kv_finish(struct kv *kv, size_t nkv, const char *const *internal, size_t ninternal)
+{
+	kv_sort(kv, nkv);
+	size_t out = 0;
+	for (size_t k = 0; k < nkv; k++) {
+		if (k + 1 < nkv && strcmp(kv[k].key, kv[k + 1].key) == 0)
+			continue; /* a later layer sets it */
+		if (lw_internal(kv[k].key, internal, ninternal))
+			continue;
+		kv[out++] = kv[k];
+	}
+	return out;
+}
+
+/* Appends the pairs of layers[0..n) to (*kv)[0..nkv); returns the new count. */
+static size_t kv_collect(json_t *const *layers, size_t n, struct kv **kv, size_t *cap, size_t nkv)
+{
+	for (size_t l = 0; l < n; l++) {
+		const char *key;
+		json_t *val;
+		json_object_foreach(layers[l], key, val) {
+			*kv = xgrow(*kv, cap, nkv + 1, sizeof **kv);
+			(*kv)[nkv].key = key;
+			(*kv)[nkv].val = val;
+			(*kv)[nkv].seq = nkv;
+			nkv++;
+		}
+	}
+	return nkv;
+}
+
+/* The merged group layers of the hosts of one group set, each pair already
+ * written as `"key": value` (at --list's hostvars depth) into text. */
+struct lw_prefix {
+	json_t **layers;     /* the layers it was made from */
+	size_t nlayers, cap_layers;
+	inv_group **groups;  /* the direct groups of the host it was made for */
+	size_t ngroups, cap_groups;
+	bool valid;
+	struct kv *kv;       /* merged pairs; seq is the offset of the pair's text */
+	size_t nkv, cap_kv;
+	size_t *len;         /* length of each pair's text */
+	size_t cap_len;
+	pyjson_buf text;
+};
+
+static void lw_prefix_build(struct lw_prefix *p, json_t *const *layers, size_t n,
+			    const char *const *internal, size_t ninternal)
+{
+	p->layers = xgrow(p->layers, &p->cap_layers, n ? n : 1, sizeof *p->layers);
+	if (n)
+		memcpy(p->layers, layers, n * sizeof *layers);
+	p->nlayers = n;
+	p->nkv = kv_finish(p->kv, kv_collect(layers, n, &p->kv, &p->cap_kv, 0), internal, ninternal);
+	p->len = xgrow(p->len, &p->cap_len, p->nkv ? p->nkv : 1, sizeof *p->len);
+	p->text.n = 0;
+	for (size_t k = 0; k < p->nkv; k++) {
+		size_t at = p->text.n;
+		pyjson_append_string(&p->text, p->kv[k].key, strlen(p->kv[k].key));
+		pyjson_append_raw(&p->text, ": ", 2);
+		pyjson_append(&p->text, p->kv[k].val, 4, 4);
+		p->kv[k].seq = at;
+		p->len[k] = p->text.n - at;
+	}
+	p->valid = true;
+}
+
+/* One `"key": value` line of a host's variables; the host's header before the first. */
+static void lw_hostvar(struct lw *w, inv_host *h, size_t *shown, size_t *written)
+{
+	if (!(*shown)++) {
+		if ((*written)++)
+			lw_raw(w, ",");
+		lw_indent(w, 3);
+		pyjson_append_string(&w->b, h->name, strlen(h->name));
+		lw_raw(w, ": {");
+	} else {
+		lw_raw(w, ",");
+	}
+	lw_indent(w, 4);
+}
+
 /* "_meta": {"hostvars": {...}}: each host's variables merged as inv_host_vars()
  * merges them, without building the object: the layers' pairs sorted by key,
- * the last layer's value of each key kept. */
+ * the last layer's value of each key kept. The group layers are the same for
+ * every host of the same groups (hosts sorted by name mostly come in such
+ * runs): they are merged and written once per run, and only the host's own
+ * layers are merged into them per host. */
 static void lw_meta(struct lw *w, inventory *inv)
 {
 	size_t n;
@@ -946,48 +1109,50 @@ static void lw_meta(struct lw *w, inventory *inv)
 	json_t **layers = NULL;
 	size_t cap_layers = 0, cap_kv = 0, written = 0;
 	struct kv *kv = NULL;
+	struct lw_prefix pre = { 0 };
 	for (size_t i = 0; i < n; i++) {
-		size_t nl = host_layers(inv, hosts[i], &layers, &cap_layers), nkv = 0;
-		for (size_t l = 0; l < nl; l++) {
-			const char *key;
-			json_t *val;
-			json_object_foreach(layers[l], key, val) {
-				kv = xgrow(kv, &cap_kv, nkv + 1, sizeof *kv);
-				kv[nkv].key = key;
-				kv[nkv].val = val;
-				kv[nkv].seq = nkv;
-				nkv++;
-			}
+		inv_host *h = hosts[i];
+		bool same = pre.valid && h->ngroups == pre.ngroups &&
+			    (h->ngroups == 0 || memcmp(h->groups, pre.groups, h->ngroups * sizeof *h->groups) == 0);
+		if (!same) {
+			size_t np = host_layers(inv, h, &layers, &cap_layers);
+			if (!pre.valid || np != pre.nlayers ||
+			    (np && memcmp(layers, pre.layers, np * sizeof *layers) != 0))
+				lw_prefix_build(&pre, layers, np, internal, ninternal);
+			pre.groups = xgrow(pre.groups, &pre.cap_groups, h->ngroups ? h->ngroups : 1,
+					   sizeof *pre.groups);
+			if (h->ngroups)
+				memcpy(pre.groups, h->groups, h->ngroups * sizeof *h->groups);
+			pre.ngroups = h->ngroups;
 		}
-		/* insertion sort: a host has a few dozen pairs at most, usually */
-		for (size_t a = 1; a < nkv; a++) {
-			struct kv x = kv[a];
-			size_t b = a;
-			while (b > 0 && cmp_kv(&kv[b - 1], &x) > 0) {
-				kv[b] = kv[b - 1];
-				b--;
-			}
-			kv[b] = x;
+		/* the host's own layers: its inline variables, then its host_vars files */
+		size_t nkv = 0;
+		kv = xgrow(kv, &cap_kv, h->nvars ? h->nvars : 1, sizeof *kv);
+		for (size_t k = 0; k < h->nvars; k++) {
+			kv[nkv].key = h->vars[k].key;
+			kv[nkv].val = h->vars[k].value;
+			kv[nkv].seq = nkv;
+			nkv++;
 		}
-		size_t shown = 0;
-		for (size_t k = 0; k < nkv; k++) {
-			if (k + 1 < nkv && strcmp(kv[k].key, kv[k + 1].key) == 0)
-				continue; /* a later layer sets it */
-			if (lw_internal(kv[k].key, internal, ninternal))
+		for (size_t s = 0; s < h->nsrc_vars; s++)
+			if (h->src_vars[s])
+				nkv = kv_collect(&h->src_vars[s], 1, &kv, &cap_kv, nkv);
+		nkv = kv_finish(kv, nkv, internal, ninternal);
+		size_t shown = 0, a = 0, b = 0;
+		while (a < pre.nkv || b < nkv) {
+			int c = a == pre.nkv ? 1 : b == nkv ? -1 : strcmp(pre.kv[a].key, kv[b].key);
+			lw_hostvar(w, h, &shown, &written);
+			if (c < 0) {
+				lw_put(w, pre.text.s + pre.kv[a].seq, pre.len[a]);
+				a++;
 				continue;
-			if (!shown++) {
-				if (written++)
-					lw_raw(w, ",");
-				lw_indent(w, 3);
-				pyjson_append_string(&w->b, hosts[i]->name, strlen(hosts[i]->name));
-				lw_raw(w, ": {");
-			} else {
-				lw_raw(w, ",");
 			}
-			lw_indent(w, 4);
-			pyjson_append_string(&w->b, kv[k].key, strlen(kv[k].key));
+			if (c == 0)
+				a++; /* the host's own value wins */
+			pyjson_append_string(&w->b, kv[b].key, strlen(kv[b].key));
 			lw_raw(w, ": ");
-			pyjson_append(&w->b, kv[k].val, 4, 4);
+			pyjson_append(&w->b, kv[b].val, 4, 4);
+			b++;
 		}
 		if (shown) {
 			lw_indent(w, 3);
@@ -1002,6 +1167,11 @@ static void lw_meta(struct lw *w, inventory *inv)
 	lw_raw(w, "}");
 	lw_indent(w, 1);
 	lw_raw(w, "}");
+	free(pre.layers);
+	free(pre.groups);
+	free(pre.kv);
+	free(pre.len);
+	free(pre.text.s);
 	free(kv);
 	free(layers);
 	free(hosts);

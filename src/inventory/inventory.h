@@ -38,9 +38,19 @@ struct inv_group {
 	unsigned long all_hosts_version; /* inventory version the cache was built at (0: none) */
 };
 
+/* One inline variable of a host. */
+struct inv_var {
+	const char *key;     /* interned: owned by the inventory */
+	json_t *value;       /* owned reference */
+};
+
 struct inv_host {
-	char *name;
-	json_t *vars;        /* inline variables (owned object) */
+	char *name;          /* in the host's own allocation */
+	struct inv_var *vars;/* inline variables, in the order first set (owned; a plain
+	                      * array: a host has a few, and 100,000 hosts' worth of
+	                      * jansson objects cost more to build and free than the rest) */
+	size_t nvars, cap_vars;
+	inventory *inv;      /* the inventory it belongs to (it keeps the keys) */
 	json_t **src_vars;   /* per source: host_vars/ files, or NULL */
 	size_t nsrc_vars;
 	inv_group **groups;  /* groups that list this host directly */

@@ -866,6 +866,17 @@ static char *split_subscript(struct eval *ev, const char *pattern, struct subscr
 	return xstrndup(pattern, (size_t)(open - pattern));
 }
 
+/* How many leading entries of the list sub picks from (SIZE_MAX: it needs them all). */
+static size_t subscript_need(const struct subscript *sub)
+{
+	if (!sub->set)
+		return SIZE_MAX;
+	long long last = sub->end != LLONG_MIN && sub->end != 0 ? sub->end : sub->start;
+	if (last < 0 || last >= (long long)(SIZE_MAX / 2))
+		return SIZE_MAX;
+	return (size_t)last + 1;
+}
+
 /* _apply_subscript(); -1 where Python raises IndexError. */
 static int apply_subscript(struct hostvec *hv, const struct subscript *sub)
 {
@@ -916,9 +927,11 @@ static inv_host *localhost_for(inventory *inv, const char *name)
  * subscript indexes this very list. Without a subscript (`exact` false) only
  * the first occurrences count, so once `all` (always the first group) has
  * matched and holds every host, the rest could only repeat it and is
- * skipped. *unique: the list is known to hold no duplicates. */
-static int enumerate_matches(struct eval *ev, const char *pattern, bool exact, struct hostvec *out, bool *unique,
-			     char **err)
+ * skipped. Once the list holds `need` entries (all a subscript can pick
+ * from), the rest is skipped too. *unique: the list is known to hold no
+ * duplicates. */
+static int enumerate_matches(struct eval *ev, const char *pattern, bool exact, size_t need, struct hostvec *out,
+			     bool *unique, char **err)
 {
 	inventory *inv = ev->inv;
 	struct matcher m;
@@ -935,7 +948,7 @@ static int enumerate_matches(struct eval *ev, const char *pattern, bool exact, s
 			hostvec_addn(out, hs, nh);
 		}
 	} else {
-		for (size_t i = 0, n = inv_group_count(inv); i < n && !covered; i++) {
+		for (size_t i = 0, n = inv_group_count(inv); i < n && !covered && out->n < need; i++) {
 			inv_group *g = inv_group_at(inv, i);
 			if (matcher_match(&m, g->name, strlen(g->name))) {
 				ngroups++, nparts++;
@@ -946,7 +959,7 @@ static int enumerate_matches(struct eval *ev, const char *pattern, bool exact, s
 			}
 		}
 	}
-	if (!covered && (!ngroups || pattern[0] == '~' || strpbrk(pattern, ".?*["))) {
+	if (!covered && out->n < need && (!ngroups || pattern[0] == '~' || strpbrk(pattern, ".?*["))) {
 		size_t before = out->n;
 		if (literal) {
 			inv_host *h = inv_host_get(inv, pattern);
@@ -996,7 +1009,7 @@ static struct cached *match_one_pattern(struct eval *ev, const char *p, char **e
 	char *expr = split_subscript(ev, p, &sub);
 	struct hostvec hv = { 0 };
 	bool unique;
-	int rc = enumerate_matches(ev, expr, sub.set, &hv, &unique, err);
+	int rc = enumerate_matches(ev, expr, sub.set, subscript_need(&sub), &hv, &unique, err);
 	free(expr);
 	if (rc == 0 && apply_subscript(&hv, &sub) < 0) {
 		*err = xasprintf("No hosts matched the subscripted pattern '%s'", p);

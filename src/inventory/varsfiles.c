@@ -41,6 +41,8 @@ struct vdir {
 	const char *sub;
 	char *path;   /* NULL: nothing to read */
 	strmap *names;
+	strmap *stems; /* every entry with each extension it ends with removed: the names that have files */
+	struct strv stem_v; /* owns the stems' text */
 	struct strv entries;
 };
 
@@ -148,6 +150,8 @@ static int find_files(struct vctx *c, struct vdir *vd, const char *name)
 	/* names the listing cannot answer for: they walk elsewhere */
 	bool direct = strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
 	size_t len = strlen(name);
+	if (!direct && !strmap_get(vd->stems, name))
+		return 0; /* no entry is name + one of exts: one look-up instead of four */
 	for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
 		c->buf = xgrow(c->buf, &c->bufcap, len + 8, 1);
 		memcpy(c->buf, name, len);
@@ -284,8 +288,20 @@ static int vdir_open(struct vctx *c, const char *dir, struct vdir *vd, bool warn
 	if (list_dir(c, vd->path, &vd->entries))
 		return -1;
 	vd->names = strmap_new();
-	for (size_t i = 0; i < vd->entries.n; i++)
-		strmap_put(vd->names, vd->entries.v[i], vd->entries.v[i]);
+	vd->stems = strmap_new();
+	for (size_t i = 0; i < vd->entries.n; i++) {
+		const char *e = vd->entries.v[i];
+		size_t elen = strlen(e);
+		strmap_put(vd->names, e, (void *)e);
+		for (size_t x = 0; x < sizeof exts / sizeof *exts; x++) {
+			size_t xl = strlen(exts[x]);
+			if (elen < xl || memcmp(e + elen - xl, exts[x], xl) != 0)
+				continue;
+			strv_push(&vd->stem_v, xstrndup(e, elen - xl));
+			const char *stem = vd->stem_v.v[vd->stem_v.n - 1];
+			strmap_put(vd->stems, stem, (void *)stem);
+		}
+	}
 	return 0;
 }
 
@@ -293,6 +309,9 @@ static void vdir_close(struct vdir *vd)
 {
 	free(vd->path);
 	strmap_free(vd->names);
+	strmap_free(vd->stems);
+	strv_clear(&vd->stem_v);
+	free(vd->stem_v.v);
 	strv_clear(&vd->entries);
 	free(vd->entries.v);
 }
