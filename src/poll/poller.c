@@ -628,7 +628,9 @@ static int on_result(poller *p, transport_result *tr, char **err)
 
 	if (d->ep == POLL_EP_STATUS)
 		r->rtt_ms = f->ok ? f->rtt_ms : -1;
-	if (endpoints[d->ep].every) {
+	/* the state comes from the agent's own endpoints (/status, and /health when it is asked);
+	 * /metrics and /drift failures are theirs alone */
+	if (endpoints[d->ep].every || d->ep == POLL_EP_HEALTH) {
 		if (f->ok && d->ep == POLL_EP_STATUS) {
 			dev_state s = dev_state_from_status(&r->st);
 			if (s != DEV_HEALTHY)

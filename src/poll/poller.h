@@ -1,6 +1,8 @@
 /* poller: fleetdeck's scheduler: polls every device in parallel, cycle after
- * cycle. Each cycle fetches /status and /health from every selected device, and
- * /metrics and /drift every Nth cycle (their bodies go to per-endpoint parse
+ * cycle. Each cycle fetches /status from every selected device (what the seed's
+ * check asks), and /health, /metrics and /drift every Nth cycle (/health's
+ * model_loaded changes seldom outside rollouts, which ask it themselves; the
+ * bodies of the last two go to per-endpoint parse
  * hooks). Failures are retried briefly within the cycle; a device that stays
  * unreachable is polled less and less often (exponential backoff with jitter,
  * capped). Transports are a table (poll/transport.h): http now, ssh later.
@@ -26,7 +28,7 @@
  * needs it (the others come every slow_every-th cycle). */
 #define POLL_EP_LIST(X)                                        \
 	X(POLL_EP_STATUS, "status", "/status", true)           \
-	X(POLL_EP_HEALTH, "health", "/health", true)           \
+	X(POLL_EP_HEALTH, "health", "/health", false)          \
 	X(POLL_EP_METRICS, "metrics", "/metrics", false)       \
 	X(POLL_EP_DRIFT, "drift", "/drift", false)
 
