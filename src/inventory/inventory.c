@@ -1054,7 +1054,9 @@ static void lw_prefix_build(struct lw_prefix *p, json_t *const *layers, size_t n
 	if (n)
 		memcpy(p->layers, layers, n * sizeof *layers);
 	p->nlayers = n;
-	p->nkv = kv_finish(p->kv, kv_collect(layers, n, &p->kv, &p->cap_kv, 0), internal, ninternal);
+	/* collect first: it may move p->kv, which kv_finish then reads */
+	size_t ncollected = kv_collect(layers, n, &p->kv, &p->cap_kv, 0);
+	p->nkv = kv_finish(p->kv, ncollected, internal, ninternal);
 	p->len = xgrow(p->len, &p->cap_len, p->nkv ? p->nkv : 1, sizeof *p->len);
 	p->text.n = 0;
 	for (size_t k = 0; k < p->nkv; k++) {
