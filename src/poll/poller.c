@@ -698,7 +698,7 @@ static void cycle_begin(poller *p)
 		r->polled = true;
 		r->state = DEV_PENDING;
 		for (int e = 0; e < POLL_EP_COUNT; e++)
-			d->want[e] = endpoints[e].every || p->info.slow_endpoints;
+			d->want[e] = endpoints[e].every || (p->info.slow_endpoints && !p->o.skip[e]);
 		d->ep = POLL_EP_STATUS;
 		d->active = true;
 		d->start_at = now + (p->o.jitter_ms ? rnd01(p) * p->o.jitter_ms : 0);

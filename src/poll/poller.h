@@ -142,6 +142,7 @@ typedef struct poller_opts {
 	int slow_every;        /* /metrics and /drift every Nth cycle (the first included): 6; 0 never */
 	int backoff_max_ms;    /* cap of the backoff of unreachable devices: 300000 */
 	uint64_t seed;         /* jitter; 0: from the clock */
+	bool skip[POLL_EP_COUNT];           /* endpoints not to fetch at all (the slow ones only) */
 	poll_parse_fn parse[POLL_EP_COUNT]; /* hooks for metrics and drift (status and health are
 	                                       parsed here); NULL: the body is only measured */
 	void *parse_ctx;

@@ -444,6 +444,17 @@ static void test_parse_hooks(void **state)
 	assert_true(log.metrics_len > 20);
 	assert_int_equal(dc.calls, 2); /* one tunnel per port, kept for all three cycles */
 	poller_free(p);
+	/* an endpoint skipped is never fetched, the other slow ones still are */
+	o.slow_every = 1;
+	o.skip[POLL_EP_DRIFT] = true;
+	p = poller_new(&o, &err);
+	assert_int_equal(poller_add(p, &t, &err), 0);
+	assert_int_equal(poller_cycle(p, &res, &n, &info, &err), 0);
+	assert_true(res[0].fetch[POLL_EP_METRICS].attempted);
+	assert_true(res[0].fetch[POLL_EP_HEALTH].attempted);
+	assert_false(res[0].fetch[POLL_EP_DRIFT].attempted);
+	assert_int_equal(log.drift_calls, 2);
+	poller_free(p);
 	server_stop(&ms, th);
 	curl_global_cleanup();
 }
