@@ -86,7 +86,10 @@ CFG
 	: >"$dir/$name/sshd.log"
 	local rc_file
 	rc_file=$(getent passwd "$(id -un)" | cut -d: -f6)/.bashrc
-	if [ "$SSHD_EMPTY_BASHRC" = 1 ] && [ -f "$rc_file" ]; then
+	# (a private mount namespace needs / to be a mount point: not so in a bare chroot, where
+	# the login shell's rc file is Debian's small default anyway)
+	if [ "$SSHD_EMPTY_BASHRC" = 1 ] && [ -f "$rc_file" ] &&
+		"${pre[@]}" unshare --mount --propagation private true 2>/dev/null; then
 		: >"$dir/$name/empty_bashrc"
 		"${pre[@]}" unshare --mount --propagation private sh -c \
 			'mount --bind "$1" "$2" && exec "$3" -D -f "$4" -E "$5"' sh \
