@@ -22,6 +22,7 @@ static const struct view_ops *const views[VIEW_COUNT] = {
 	[VIEW_DETAIL] = &view_detail,
 	[VIEW_LOG] = &view_log,
 	[VIEW_HELP] = &view_help,
+	[VIEW_ROLLOUTS] = &view_rollouts,
 };
 
 /* The only globals: what signal handlers may touch. */
@@ -97,6 +98,135 @@ void app_open_detail(struct app *a, const char *host)
 	a->detail_host = xstrdup(host);
 	a->view = VIEW_DETAIL;
 	a->full_top = 0;
+}
+
+void app_run(struct app *a, const char *label, const char *const *args, size_t nargs)
+{
+	rollwatch *w = monitor_rollwatch(a->mon);
+	if (!w) {
+		app_message(a, true, "no history database: rollouts need one (--db FILE)");
+		return;
+	}
+	if (rollwatch_command(w, label, args, nargs))
+		app_message(a, true, "%s: too many commands waiting", label);
+	else
+		app_message(a, false, "%s ...", label);
+}
+
+static void confirm_clear(struct app *a)
+{
+	struct app_confirm *c = &a->confirm;
+	free(c->question);
+	free(c->word);
+	free(c->label);
+	for (size_t i = 0; i < c->nargs; i++)
+		free(c->args[i]);
+	free(c->args);
+	memset(c, 0, sizeof *c);
+}
+
+void app_confirm(struct app *a, const char *question, const char *word, const char *label, const char *const *args,
+		 size_t nargs)
+{
+	confirm_clear(a);
+	struct app_confirm *c = &a->confirm;
+	c->on = true;
+	c->question = xstrdup(question);
+	c->word = word ? xstrdup(word) : NULL;
+	c->label = xstrdup(label);
+	c->args = xcalloc(nargs + 1, sizeof *c->args);
+	c->nargs = nargs;
+	for (size_t i = 0; i < nargs; i++)
+		c->args[i] = xstrdup(args[i]);
+}
+
+static unsigned confirm_key(struct app *a, int ch)
+{
+	struct app_confirm *c = &a->confirm;
+	bool yes = false, no = false;
+	if (ch == KEY_RESIZE)
+		return ACT_RELAYOUT | ACT_REDRAW;
+	if (ch == 27 || ch == KEY_F(10)) {
+		no = true;
+	} else if (!c->word) {
+		yes = ch == 'y' || ch == 'Y';
+		no = !yes;
+	} else if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+		yes = strcmp(c->typed, c->word) == 0;
+		if (!yes) {
+			app_message(a, true, "'%s' is not '%s': nothing done", c->typed, c->word);
+			confirm_clear(a);
+			return ACT_REDRAW;
+		}
+	} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+		if (c->typed_len)
+			c->typed[--c->typed_len] = '\0';
+	} else if (ch > 32 && ch < 127 && c->typed_len + 1 < sizeof c->typed) {
+		c->typed[c->typed_len++] = (char)ch;
+		c->typed[c->typed_len] = '\0';
+	}
+	if (yes)
+		app_run(a, c->label, (const char *const *)c->args, c->nargs);
+	else if (no)
+		app_message(a, false, "%s: cancelled, nothing done", c->label);
+	if (yes || no)
+		confirm_clear(a);
+	return ACT_REDRAW;
+}
+
+/* The question, in a box over the middle of the screen. */
+static void draw_confirm(struct app *a)
+{
+	const struct app_confirm *c = &a->confirm;
+	if (!c->on || a->L.too_small)
+		return;
+	int rows = a->L.rows, cols = a->L.cols;
+	int bw = cols - 8 < 100 ? cols - 8 : 100;
+	if (bw < 30)
+		bw = cols;
+	/* the question wrapped at word boundaries */
+	char lines[8][256];
+	int nl = 0;
+	const char *q = c->question;
+	int inner = bw - 4;
+	while (*q && nl < 6) {
+		int take = (int)strlen(q);
+		if (take > inner) {
+			take = inner;
+			while (take > 0 && q[take] != ' ')
+				take--;
+			if (take == 0)
+				take = inner;
+		}
+		snprintf(lines[nl++], sizeof lines[0], "%.*s", take, q);
+		q += take;
+		while (*q == ' ')
+			q++;
+	}
+	if (c->word)
+		snprintf(lines[nl++], sizeof lines[0], "> %s_", c->typed);
+	int bh = nl + 2;
+	int y0 = (rows - bh) / 2, x0 = (cols - bw) / 2;
+	WINDOW *w = newwin(bh, bw, y0 < 0 ? 0 : y0, x0 < 0 ? 0 : x0);
+	if (!w)
+		return;
+	for (int r = 0; r < bh; r++)
+		draw_fill(&a->d, w, r, 0, bw, TS_ERROR);
+	draw_text(&a->d, w, 0, 1, bw - 2, TS_ERROR, " Confirm ", false, false);
+	for (int i = 0; i < nl; i++)
+		draw_text(&a->d, w, 1 + i, 2, bw - 4, i == nl - 1 && c->word ? TS_PROMPT : TS_ERROR, lines[i], true, false);
+	wnoutrefresh(w);
+	delwin(w);
+}
+
+void app_open_rollouts(struct app *a, int64_t id)
+{
+	a->view = VIEW_ROLLOUTS;
+	a->ro_id = id;
+	a->full_top = 0;
+	rollwatch *w = monitor_rollwatch(a->mon);
+	if (w)
+		rollwatch_show(w, id);
 }
 
 /* ---- windows ---- */
@@ -319,6 +449,12 @@ static unsigned act_log(struct app *a)
 	return ACT_REDRAW;
 }
 
+static unsigned act_rollouts(struct app *a)
+{
+	app_open_rollouts(a, 0);
+	return ACT_REDRAW;
+}
+
 static unsigned act_filter(struct app *a)
 {
 	a->input = INPUT_FILTER;
@@ -441,6 +577,8 @@ static const struct key_binding keymap[] = {
 	{ KEY_F(5), NULL, NULL, act_poll },
 	{ '@', "@ F6", "command log: the requests sent and their answers", act_log },
 	{ KEY_F(6), NULL, NULL, act_log },
+	{ 'o', "o F4", "rollouts: progress, gates, devices; pause, approve, abort, roll back", act_rollouts },
+	{ KEY_F(4), NULL, NULL, act_rollouts },
 	{ 'z', "z F7", "zoom the devices table", act_zoom },
 	{ KEY_F(7), NULL, NULL, act_zoom },
 	{ 't', "t F8", "next theme", act_theme },
@@ -601,6 +739,17 @@ static unsigned cmd_log(struct app *a, const char *arg)
 	return act_log(a);
 }
 
+static unsigned cmd_rollouts(struct app *a, const char *arg)
+{
+	long long id = 0;
+	if (*arg && (sscanf(arg, "%lld", &id) != 1 || id <= 0)) {
+		app_message(a, true, "usage: :rollouts [ID]");
+		return ACT_REDRAW;
+	}
+	app_open_rollouts(a, id);
+	return ACT_REDRAW;
+}
+
 static const struct command_entry {
 	const char *name, *args, *help;
 	command_fn fn;
@@ -613,6 +762,7 @@ static const struct command_entry {
 	{ "theme", "NAME", "switch theme (dark, light, high-contrast, monochrome, a file)", cmd_theme },
 	{ "poll", "", "poll every device now", cmd_poll },
 	{ "log", "", "the command log", cmd_log },
+	{ "rollouts", "[ID]", "the rollouts view (a rollout by its number)", cmd_rollouts },
 	{ "fkeys", "[on|off]", "show or hide the F-key bar", cmd_fkeys },
 	{ "mouse", "[on|off]", "mouse clicks and wheel", cmd_mouse },
 	{ "help", "", "keys and commands", cmd_help },
@@ -716,7 +866,7 @@ static void draw_keys(struct app *a)
 	WINDOW *w = a->w_keys;
 	if (!w)
 		return;
-	static const char *const labels[] = { "Help", "Sort", "Filter", "", "Poll", "Log", "Zoom", "Theme", "", "Quit" };
+	static const char *const labels[] = { "Help", "Sort", "Filter", "Rollout", "Poll", "Log", "Zoom", "Theme", "", "Quit" };
 	int x = 0, width = a->L.cols;
 	for (int i = 0; i < 10 && x < width; i++) {
 		if (!*labels[i])
@@ -742,6 +892,7 @@ static void draw_frame(struct app *a)
 		views[a->view]->draw(a);
 		draw_keys(a);
 		draw_status(a);
+		draw_confirm(a);
 	}
 	doupdate();
 	a->frames++;
@@ -827,6 +978,8 @@ unsigned app_key(struct app *a, int ch)
 {
 	if (ch == KEY_RESIZE)
 		return ACT_RELAYOUT | ACT_REDRAW;
+	if (a->confirm.on)
+		return confirm_key(a, ch);
 	if (a->input != INPUT_NONE)
 		return input_key(a, ch);
 	if (ch == KEY_MOUSE)
@@ -848,6 +1001,28 @@ static void take_snapshot(struct app *a)
 	remember_selection(a);
 	model_set_snapshot(&a->model, monitor_snapshot(a->mon, app_wall_ms()));
 	app_fix_selection(a);
+	rollwatch *w = monitor_rollwatch(a->mon);
+	if (w) {
+		rw_snapshot *s = rollwatch_snapshot(w);
+		if (!a->rw || s->gen != a->rw->gen) {
+			rw_snapshot_free(a->rw);
+			a->rw = s;
+		} else {
+			rw_snapshot_free(s);
+		}
+		rw_result res;
+		while (rollwatch_result(w, &res)) {
+			/* the command's last line says what happened */
+			const char *out = res.output ? res.output : "";
+			const char *last = strrchr(out, '\n');
+			last = last ? last + 1 : out;
+			if (res.exit_code == 0)
+				app_message(a, false, "%s: %s", res.label, *last ? last : "done");
+			else
+				app_message(a, true, "%s failed: %s", res.label, *last ? last : "no output");
+			rw_result_clear(&res);
+		}
+	}
 	a->last_data_ms = app_mono_ms();
 	a->data_pending = false;
 }
@@ -924,6 +1099,8 @@ void app_destroy(struct app *a)
 	del(&a->w_header), del(&a->w_fac), del(&a->w_dev), del(&a->w_ev), del(&a->w_status), del(&a->w_keys);
 	del(&a->w_full);
 	model_free(&a->model);
+	rw_snapshot_free(a->rw);
+	confirm_clear(a);
 	theme_clear(&a->th);
 	free(a->sel_host);
 	free(a->detail_host);

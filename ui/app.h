@@ -9,6 +9,7 @@
 #include "layout.h"
 #include "model.h"
 #include "theme.h"
+#include "monitor/rollwatch.h"
 
 #include <curses.h>
 #include <stdbool.h>
@@ -24,7 +25,7 @@ enum {
 
 typedef enum { PANE_FACTORIES, PANE_DEVICES, PANE_EVENTS, PANE_COUNT } app_pane;
 
-typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_COUNT } app_view_id;
+typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_ROLLOUTS, VIEW_COUNT } app_view_id;
 
 typedef enum { INPUT_NONE, INPUT_FILTER, INPUT_COMMAND } app_input;
 
@@ -38,7 +39,7 @@ struct view_ops {
 	unsigned (*key)(struct app *a, int ch, bool *handled);
 };
 
-extern const struct view_ops view_fleet, view_detail, view_log, view_help;
+extern const struct view_ops view_fleet, view_detail, view_log, view_help, view_rollouts;
 
 struct app {
 	console_opts o;
@@ -69,6 +70,20 @@ struct app {
 	char *message;
 	bool message_error;
 	int64_t message_until;      /* monotonic ms */
+	/* rollouts: the latest read (NULL without a history database) */
+	rw_snapshot *rw;
+	int64_t ro_id;              /* the rollouts view's selected rollout; 0: the current one */
+	/* a question before something that changes devices (app_confirm) */
+	struct app_confirm {
+		bool on;
+		char *question;         /* names what will be done */
+		char *word;             /* to be typed to confirm; NULL: y confirms */
+		char *label;            /* for the result line */
+		char **args;            /* the fleetdeck command it runs */
+		size_t nargs;
+		char typed[64];
+		size_t typed_len;
+	} confirm;
 	/* timing */
 	int64_t last_data_ms;       /* monotonic: last snapshot taken */
 	bool data_pending;          /* a cycle ended since */
@@ -89,6 +104,14 @@ void app_open_detail(struct app *a, const char *host);
 void app_draw_lines(struct app *a, const char *title, char **lines, const theme_slot *slots, long n);
 /* The header (every view shows it). */
 void app_draw_header(struct app *a);
+/* Asks before running `fleetdeck --db DB args...` (through the monitor's
+ * rollwatch): y confirms, or typing word and Enter when word is not NULL. */
+void app_confirm(struct app *a, const char *question, const char *word, const char *label, const char *const *args,
+		 size_t nargs);
+/* Runs it at once. */
+void app_run(struct app *a, const char *label, const char *const *args, size_t nargs);
+/* The rollouts view (`o`, `:rollouts`), on rollout id (0: the current one). */
+void app_open_rollouts(struct app *a, int64_t id);
 /* Scroll keys for the full views. */
 unsigned app_scroll_key(struct app *a, int ch, bool *handled);
 

@@ -1,5 +1,6 @@
 /* view_fleet: the main screen: header, factories, devices table, events, status line and key bar. */
 #include "app.h"
+#include "rollout/rollstate.h"
 #include "util/xalloc.h"
 
 #include <stdio.h>
@@ -71,7 +72,17 @@ void app_draw_header(struct app *a)
 		wnoutrefresh(w);
 		return;
 	}
-	draw_text(&a->d, w, 0, 0, cols, TS_HEADER, buf, true, false);
+	int x0 = draw_text(&a->d, w, 0, 0, cols, TS_HEADER, buf, false, false);
+	/* the active rollout, if any, in its own colour */
+	const rw_rollout *ro = a->rw ? rw_snapshot_current(a->rw) : NULL;
+	if (ro && !roll_state_in(ro->state, roll_states_final) && x0 + 12 < cols) {
+		char *sum = rw_rollout_summary(ro);
+		snprintf(buf, sizeof buf, "  %s", sum);
+		free(sum);
+		x0 += draw_text(&a->d, w, 0, x0, cols - x0, ro->all.failed ? TS_STATE_UNHEALTHY : TS_STATE_DEGRADED, buf,
+				false, false);
+	}
+	draw_fill(&a->d, w, 0, x0, cols - x0, TS_HEADER);
 	/* line 2: counts by state in their colours, versions, hottest GPU */
 	int x = 0;
 	static const dev_state order[] = { DEV_HEALTHY, DEV_DEGRADED, DEV_UNHEALTHY, DEV_UNREACHABLE, DEV_STALE,

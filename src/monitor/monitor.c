@@ -3,6 +3,7 @@
 #include "fleet/history.h"
 #include "inventory/pattern.h"
 #include "metrics/devmetrics.h"
+#include "monitor/rollwatch.h"
 #include "store/store.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -71,7 +72,17 @@ struct monitor {
 	char *hreq_host;       /* guarded by lock */
 	int64_t hreq_ms;
 	monitor_history hist;  /* guarded by lock */
+
+	rollwatch *rw;         /* the rollouts of the history database; NULL without one */
 };
+
+static void wake_ui(void *ctx)
+{
+	monitor *m = ctx;
+	char b = 1;
+	ssize_t w = write(m->wake[1], &b, 1); /* full pipe: the UI is woken already */
+	(void)w;
+}
 
 static void warn(monitor *m, char *msg)
 {
@@ -149,6 +160,7 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 	pthread_cond_init(&m->hcond, NULL);
 	if (o->db_path) {
 		m->db_path = xstrdup(o->db_path);
+		m->rw = rollwatch_new(o->db_path, NULL, wake_ui, m);
 		m->st = store_open(o->db_path, err);
 		if (!m->st)
 			goto fail;
@@ -495,7 +507,14 @@ int monitor_start(monitor *m, char **err)
 		return -1;
 	}
 	m->started = true;
+	if (m->rw && rollwatch_start(m->rw, err))
+		return -1;
 	return 0;
+}
+
+rollwatch *monitor_rollwatch(monitor *m)
+{
+	return m->rw;
 }
 
 void monitor_free(monitor *m)
@@ -513,6 +532,7 @@ void monitor_free(monitor *m)
 		pthread_mutex_unlock(&m->lock);
 		pthread_join(m->hthread, NULL);
 	}
+	rollwatch_free(m->rw);
 	free(m->hreq_host);
 	monitor_history_clear(&m->hist);
 	free(m->db_path);

@@ -122,6 +122,12 @@ void monitor_history_request(monitor *m, const char *host, int64_t now_ms);
 bool monitor_history_get(monitor *m, const char *host, monitor_history *out);
 void monitor_history_clear(monitor_history *h);
 
+/* The rollouts of the history database (read on a thread of their own from
+ * monitor_start on) and the rollout commands the console runs; NULL without a
+ * history database. Owned by the monitor. */
+struct rollwatch;
+struct rollwatch *monitor_rollwatch(monitor *m);
+
 /* Totals: cycles run, events and commands logged since the start. */
 typedef struct monitor_stats {
 	uint64_t cycles, events, commands;

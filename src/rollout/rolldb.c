@@ -337,11 +337,17 @@ int rolldb_get(rolldb *db, int64_t id, roll_row *out, char **err)
 
 int rolldb_list(rolldb *db, roll_row **out, size_t *n, char **err)
 {
+	return rolldb_list_newest(db, 0, out, n, err);
+}
+
+int rolldb_list_newest(rolldb *db, size_t max, roll_row **out, size_t *n, char **err)
+{
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *st = prep(db, "SELECT " ROW_COLS " FROM rollouts ORDER BY id DESC", err);
+	sqlite3_stmt *st = prep(db, "SELECT " ROW_COLS " FROM rollouts ORDER BY id DESC LIMIT ?1", err);
 	if (!st)
 		return -1;
+	sqlite3_bind_int64(st, 1, max ? (sqlite3_int64)max : -1);
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -661,4 +667,51 @@ int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err)
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, host);
 	return write_one(db, st, err, "counting an update") < 0 ? -1 : 0;
+}
+
+void roll_logs_free(roll_log *l, size_t n)
+{
+	for (size_t i = 0; l && i < n; i++) {
+		free(l[i].host);
+		free(l[i].step);
+		free(l[i].event);
+		free(l[i].detail);
+	}
+	free(l);
+}
+
+int rolldb_log_recent(rolldb *db, int64_t id, bool rollout_only, size_t max, roll_log **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(db, rollout_only
+			    ? "SELECT host, ts, step, event, ok, detail FROM rollout_log "
+			      "WHERE rollout_id = ?1 AND host IS NULL ORDER BY id DESC LIMIT ?2"
+			    : "SELECT host, ts, step, event, ok, detail FROM rollout_log "
+			      "WHERE rollout_id = ?1 ORDER BY id DESC LIMIT ?2", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, max ? (sqlite3_int64)max : -1);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
+		roll_log *l = &(*out)[(*n)++];
+		l->host = col_text(st, 0);
+		l->ts = sqlite3_column_int64(st, 1);
+		l->step = col_text(st, 2);
+		l->event = col_text(st, 3);
+		l->ok = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4);
+		l->detail = col_text(st, 5);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(db, err, "reading the rollout log");
+		roll_logs_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
 }

@@ -57,6 +57,8 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 int rolldb_get(rolldb *db, int64_t id, roll_row *out, char **err);
 /* Every rollout, newest first. */
 int rolldb_list(rolldb *db, roll_row **out, size_t *n, char **err);
+/* The newest max rollouts (0: all), newest first. */
+int rolldb_list_newest(rolldb *db, size_t max, roll_row **out, size_t *n, char **err);
 void roll_rows_free(roll_row *r, size_t n);
 /* The rollout's devices in plan order. */
 int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err);
@@ -99,5 +101,18 @@ int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err);
 /* A line in the log about the rollout itself (host NULL) or a device. */
 int rolldb_log(rolldb *db, int64_t id, const char *host, const char *step, const char *detail, int64_t now,
 	       char **err);
+
+/* A line of a rollout's log. Strings owned: roll_logs_free. */
+typedef struct roll_log {
+	char *host;           /* NULL: about the rollout itself */
+	int64_t ts;
+	char *step, *event;   /* event: start, end, note, state */
+	int ok;               /* -1: not said */
+	char *detail;
+} roll_log;
+void roll_logs_free(roll_log *l, size_t n);
+/* The newest max lines (0: all) of rollout id, newest first; rollout_only: only
+ * the lines about the rollout itself (states, gates, notes). */
+int rolldb_log_recent(rolldb *db, int64_t id, bool rollout_only, size_t max, roll_log **out, size_t *n, char **err);
 
 #endif

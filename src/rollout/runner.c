@@ -705,6 +705,11 @@ static int round_once(runner *r, rolldb *db, char **err)
 		char *why = xasprintf("batch %d gate %s: %zu of %zu updated, %zu failed, %zu unreachable (max fail %g%%)",
 				      b + 1, gate_result_name(g), okn, size, failn, unr, r->p.max_fail);
 		note(r, "%s", why);
+		/* the gate's figures stay in the rollout's log, for status and the console */
+		char *lerr = NULL;
+		if (rolldb_log(db, r->id, NULL, "gate", why, now_ms(), &lerr))
+			note(r, "cannot log the gate: %s", lerr);
+		free(lerr);
 		if (g == GATE_PASS) {
 			if (rolldb_transition_batch(db, r->id, from, RS_RUNNING, b + 1, NULL, now_ms(), err) < 0)
 				rc = -1;
