@@ -9,6 +9,7 @@
 #include "util/xalloc.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -138,6 +139,10 @@ static int parse(struct app *app, int argc, char **argv, struct opts *o)
 
 /* ---- the demo fleet ---- */
 
+/* The demo fleet's registry and control addresses: beside its devices (127.0.F.D). */
+#define DEMO_REGISTRY "127.0.255.254:5000"
+#define DEMO_CONTROL "127.0.255.254:7999"
+
 struct demo {
 	pid_t pid;
 	char dir[64];
@@ -177,13 +182,18 @@ static void demo_stop(struct demo *d)
 		d->pid = 0;
 	}
 	if (d->dir[0]) {
-		char *p;
-		static const char *const files[] = { "fleet.ini", "fleet.yml", "ready", "fleetsim.log" };
-		for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-			p = xasprintf("%s/%s", d->dir, files[i]);
+		/* the directory is the demo's own (mkdtemp): everything in it goes */
+		DIR *dir = opendir(d->dir);
+		struct dirent *e;
+		while (dir && (e = readdir(dir))) {
+			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+				continue;
+			char *p = xasprintf("%s/%s", d->dir, e->d_name);
 			unlink(p);
 			free(p);
 		}
+		if (dir)
+			closedir(dir);
 		rmdir(d->dir);
 		d->dir[0] = '\0';
 	}
@@ -217,7 +227,9 @@ static int demo_start(struct demo *d, char **inv_path)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
 			_exit(127);
-		execlp(sim, sim, "--demo", "--write-inventory", d->dir, "--ready-file", ready, (char *)NULL);
+		/* a registry too, so that rollouts can be tried on the demo fleet */
+		execlp(sim, sim, "--demo", "--registry", DEMO_REGISTRY, "--control", DEMO_CONTROL, "--model-kib", "64",
+		       "--write-inventory", d->dir, "--ready-file", ready, (char *)NULL);
 		_exit(127);
 	}
 	free(sim);
@@ -303,8 +315,9 @@ static int run(struct app *app, int argc, char **argv)
 		db = o.db ? xstrdup(o.db) : app->db_path ? xstrdup(app->db_path) : app->cfg.db ? xstrdup(app->cfg.db)
 												  : store_default_path();
 		mo.db_path = db;
-	} else if (o.demo && o.db) {
-		db = xstrdup(o.db);
+	} else if (o.demo && !o.no_history) {
+		/* the demo keeps its history and rollouts beside its fleet, and they go with it */
+		db = o.db ? xstrdup(o.db) : xasprintf("%s/history.db", demo.dir);
 		mo.db_path = db;
 	}
 	mon = monitor_new(inv, &mo, &err);
