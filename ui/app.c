@@ -446,6 +446,7 @@ static unsigned act_log(struct app *a)
 	}
 	a->view = VIEW_LOG;
 	a->full_top = 0;
+	a->full_left = 0;
 	return ACT_REDRAW;
 }
 

@@ -60,6 +60,7 @@ struct app {
 	long ev_top;
 	long full_top;              /* scroll of detail, log and help */
 	long full_lines;            /* lines the full view had when last drawn */
+	long full_left;             /* the command log's horizontal scroll, in characters */
 	char *detail_host;
 	int64_t hist_req_ms;        /* monotonic: when the detail view last asked for history */
 	bool col_hidden[UI_NCOLS];

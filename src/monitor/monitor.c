@@ -34,6 +34,7 @@ struct mdev {
 	char *host, *address;
 	int agent_port, metrics_port;
 	bool ssh;              /* polled over SSH: the command log says so */
+	size_t pindex;         /* the device's index in the poller */
 	dev_state state;       /* as of the last cycle, for state-change events */
 };
 
@@ -131,7 +132,8 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 		json_t *vars = inv_host_vars(inv, hosts[i]);
 		poll_target t;
 		char *e2 = NULL;
-		if (poll_target_from_vars(hosts[i]->name, vars, &t, &e2) || poller_add(m->p, &t, &e2) < 0) {
+		long pi = -1;
+		if (poll_target_from_vars(hosts[i]->name, vars, &t, &e2) || (pi = poller_add(m->p, &t, &e2)) < 0) {
 			warn(m, xasprintf("%s: %s (not polled)", hosts[i]->name, e2 ? e2 : "cannot be polled"));
 			free(e2);
 			poll_target_clear(&t);
@@ -144,6 +146,7 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 		d->agent_port = t.agent_port;
 		d->metrics_port = t.metrics_port;
 		d->ssh = t.transport && strcmp(t.transport, "ssh") == 0;
+		d->pindex = (size_t)pi;
 		poll_target_clear(&t);
 		d->state = DEV_PENDING;
 		strmap_put(m->by_host, d->host, d);
@@ -666,10 +669,16 @@ static char *format_cmd(const monitor *m, const struct cmd *c)
 		snprintf(outcome, sizeof outcome, "%ld (%s) in %.1f ms", c->status, dev_reason_text(c->reason), c->rtt_ms);
 	else
 		snprintf(outcome, sizeof outcome, "%s after %.1f ms", dev_reason_text(c->reason), c->rtt_ms);
-	if (d->ssh)
-		return xasprintf("%s %s SSH %s: %s %s%s", when, d->host, d->address,
-				 c->ep == POLL_EP_STATUS ? "status script" : poll_ep_path(c->ep), outcome,
-				 c->attempts > 1 ? " (retried)" : "");
+	if (d->ssh) {
+		/* the outcome first: the exact command that follows is long */
+		if (c->ok)
+			snprintf(outcome, sizeof outcome, "ok in %.1f ms", c->rtt_ms);
+		char *what = poller_describe(m->p, d->pindex, c->ep);
+		char *line = xasprintf("%s %s SSH %s %s%s: %s", when, d->host, poll_ep_path(c->ep), outcome,
+				       c->attempts > 1 ? " (retried)" : "", what ? what : d->address);
+		free(what);
+		return line;
+	}
 	return xasprintf("%s %s GET http://%s%s%s:%d%s %s%s", when, d->host, v6 ? "[" : "", d->address, v6 ? "]" : "",
 			 port, poll_ep_path(c->ep), outcome, c->attempts > 1 ? " (retried)" : "");
 }

@@ -403,6 +403,15 @@ static void size_connection_cache(poller *p)
 static void set_state(poll_result *r, dev_state s, dev_reason reason, char *detail);
 static void device_done(poller *p, size_t i);
 
+char *poller_describe(const poller *p, size_t index, poll_ep ep)
+{
+	if (index >= p->ndevs || (unsigned)ep >= POLL_EP_COUNT)
+		return NULL;
+	const struct pdev *d = &p->devs[index];
+	const struct transport_ops *t = transports[d->transport];
+	return t->describe ? t->describe(&p->env, &d->t, ep, p->o.timeout_ms) : NULL;
+}
+
 static void *tag_of(size_t i)
 {
 	return (void *)(uintptr_t)(i + 1);

@@ -160,6 +160,10 @@ void poller_free(poller *p);
  * bad address or port; the message does not repeat the device's name). */
 long poller_add(poller *p, const poll_target *t, char **err);
 size_t poller_count(const poller *p);
+/* What the poller sends device index for ep, for people: "GET http://..." or
+ * "ssh user@host -- COMMAND" with the exact remote command. Caller frees; NULL
+ * for a bad index. */
+char *poller_describe(const poller *p, size_t index, poll_ep ep);
 
 /* One cycle over every device, blocking until each is done (or skipped). *res
  * (one per device, in poller_add order) and *info stay valid until the next

@@ -63,6 +63,9 @@ struct transport_ops {
 	int (*wake_fd)(void *t);
 	/* 1 and fills *r (the caller owns it) if a fetch finished, else 0. */
 	int (*next)(void *t, const transport_env *env, transport_result *r);
+	/* What start() sends for ep, for people (the command log): the request
+	 * line, or the SSH command line and the exact remote command. Caller frees. */
+	char *(*describe)(const transport_env *env, const transport_target *tg, poll_ep ep, int timeout_ms);
 };
 
 extern const struct transport_ops transport_http, transport_ssh;

@@ -1,5 +1,8 @@
 /* transport_http: the agent API over HTTP, as a poller transport (the default one). */
 #include "poll/transport.h"
+#include "util/xalloc.h"
+
+#include <string.h>
 
 static void *http_open(const transport_env *env, char **err)
 {
@@ -55,6 +58,17 @@ static int http_next(void *t, const transport_env *env, transport_result *r)
 	return 1;
 }
 
+static char *http_describe(const transport_env *env, const transport_target *tg, poll_ep ep, int timeout_ms)
+{
+	(void)env;
+	(void)timeout_ms;
+	int port = ep == POLL_EP_METRICS ? tg->metrics_port : tg->agent_port;
+	int via = ep == POLL_EP_METRICS ? tg->via_metrics_port : tg->via_agent_port;
+	bool v6 = strchr(tg->address, ':') != NULL;
+	return xasprintf("GET http://%s%s%s:%d%s%s", v6 ? "[" : "", tg->address, v6 ? "]" : "", port, poll_ep_path(ep),
+			 via ? " (through the jump host)" : "");
+}
+
 const struct transport_ops transport_http = {
 	.name = "http",
 	.open = http_open,
@@ -62,4 +76,5 @@ const struct transport_ops transport_http = {
 	.start = http_start,
 	.wake_fd = http_wake_fd,
 	.next = http_next,
+	.describe = http_describe,
 };

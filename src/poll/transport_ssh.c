@@ -71,21 +71,41 @@ static char *local_get(int port, const char *path, int timeout_s, size_t cap)
 			 path, timeout_s, timeout_s, cap + 1);
 }
 
+/* The remote command for ep, or NULL with *err. */
+static char *remote_command(const transport_env *env, const transport_target *tg, poll_ep ep, int timeout_ms,
+			    char **err)
+{
+	int tsec = timeout_ms / 1000 > 1 ? timeout_ms / 1000 - (timeout_ms >= 3000 ? 1 : 0) : 1;
+	if (ep == POLL_EP_STATUS) {
+		sshstatus_opts so = { .model_dir = tg->model_dir, .agent_port = tg->agent_port, .timeout_s = tsec };
+		return sshstatus_command(&so, err);
+	}
+	int port = ep == POLL_EP_METRICS ? tg->metrics_port : tg->agent_port;
+	return local_get(port, poll_ep_path(ep), tsec, env->o->max_body);
+}
+
+static char *ssh_describe(const transport_env *env, const transport_target *tg, poll_ep ep, int timeout_ms)
+{
+	char *err = NULL;
+	char *cmd = remote_command(env, tg, ep, timeout_ms, &err);
+	char port[24] = "";
+	if (tg->ssh_port && tg->ssh_port != 22)
+		snprintf(port, sizeof port, "-p %d ", tg->ssh_port);
+	char *s = xasprintf("ssh %s%s%s%s%s%s%s -- %s", tg->ssh_jump ? "-J " : "", tg->ssh_jump ? tg->ssh_jump : "",
+			    tg->ssh_jump ? " " : "", port, tg->ssh_user ? tg->ssh_user : "", tg->ssh_user ? "@" : "",
+			    tg->address, cmd ? cmd : err ? err : "?");
+	free(cmd);
+	free(err);
+	return s;
+}
+
 static int ssh_start(void *t, const transport_env *env, const transport_target *tg, poll_ep ep, int timeout_ms,
 		     void *tag, char **err)
 {
 	sshpool *pool = t;
-	int tsec = timeout_ms / 1000 > 1 ? timeout_ms / 1000 - (timeout_ms >= 3000 ? 1 : 0) : 1;
-	char *cmd;
-	if (ep == POLL_EP_STATUS) {
-		sshstatus_opts so = { .model_dir = tg->model_dir, .agent_port = tg->agent_port, .timeout_s = tsec };
-		cmd = sshstatus_command(&so, err);
-		if (!cmd)
-			return -1;
-	} else {
-		int port = ep == POLL_EP_METRICS ? tg->metrics_port : tg->agent_port;
-		cmd = local_get(port, poll_ep_path(ep), tsec, env->o->max_body);
-	}
+	char *cmd = remote_command(env, tg, ep, timeout_ms, err);
+	if (!cmd)
+		return -1;
 	struct fetch *f = xmalloc(sizeof *f);
 	f->tag = tag;
 	f->ep = ep;
@@ -165,4 +185,5 @@ const struct transport_ops transport_ssh = {
 	.start = ssh_start,
 	.wake_fd = ssh_wake_fd,
 	.next = ssh_next,
+	.describe = ssh_describe,
 };

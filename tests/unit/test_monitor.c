@@ -189,8 +189,61 @@ static void test_events_and_history(void **state)
 	free(inv_path);
 }
 
+/* The command log of an agentless device shows the exact command sent over SSH. */
+static void test_cmdlog_ssh(void **state)
+{
+	(void)state;
+	char d2[64];
+	snprintf(d2, sizeof d2, "/tmp/fd-monitor-XXXXXX");
+	assert_non_null(mkdtemp(d2));
+	char *inv_path = xasprintf("%s/hosts.ini", d2);
+	FILE *f = fopen(inv_path, "w");
+	fputs("[factory_a]\ncam-s ansible_host=127.0.0.1 ansible_port=2222 ansible_user=bob fleetdeck_transport=ssh "
+	      "fleetdeck_model_dir=/srv/models-2\ncam-h ansible_host=127.0.0.1\n",
+	      f);
+	fclose(f);
+	inventory *inv = inv_new();
+	char *err = NULL;
+	assert_int_equal(inv_load(inv, inv_path, &err), 0);
+	assert_int_equal(inv_load_vars(inv, &err), 0);
+	fleet_rules rules;
+	fleet_rules_default(&rules);
+	monitor_opts mo = { .rules = &rules, .who = "test" };
+	poller_opts_default(&mo.poll);
+	monitor *m = monitor_new(inv, &mo, &err);
+	if (!m)
+		fail_msg("%s", err);
+	int64_t t0 = wall_ms();
+	poll_result r[2];
+	poll_cycle_info info = { .cycle = 1, .start_ms = t0, .end_ms = t0 + 10 };
+	fill(&r[0], 0, t0 + 5, DEV_HEALTHY, 60);
+	fill(&r[1], 1, t0 + 5, DEV_HEALTHY, 61);
+	monitor_feed(m, r, 2, &info);
+	char **lines;
+	size_t n = monitor_cmdlog(m, "cam-s", 10, &lines);
+	assert_int_equal(n, 1);
+	/* the outcome, then the SSH command line and the remote command as sent, quoted */
+	assert_non_null(strstr(lines[0], "cam-s SSH /status ok in 3.0 ms: ssh -p 2222 bob@127.0.0.1 -- d='/srv/models-2'; "
+					 "u=http://127.0.0.1:8080/health;"));
+	assert_non_null(strstr(lines[0], "printf 'health=%s\\n'"));
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	n = monitor_cmdlog(m, "cam-h", 10, &lines);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(lines[0], "cam-h GET http://127.0.0.1:8080/status 200 in 3.0 ms"));
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	monitor_free(m);
+	inv_free(inv);
+	unlink(inv_path);
+	rmdir(d2);
+	free(inv_path);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_events_and_history) };
+	const struct CMUnitTest tests[] = { cmocka_unit_test(test_events_and_history), cmocka_unit_test(test_cmdlog_ssh) };
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
