@@ -23,6 +23,7 @@ static const struct view_ops *const views[VIEW_COUNT] = {
 	[VIEW_LOG] = &view_log,
 	[VIEW_HELP] = &view_help,
 	[VIEW_ROLLOUTS] = &view_rollouts,
+	[VIEW_START] = &view_start,
 };
 
 /* The only globals: what signal handlers may touch. */
@@ -1013,6 +1014,10 @@ static void take_snapshot(struct app *a)
 		}
 		rw_result res;
 		while (rollwatch_result(w, &res)) {
+			if (app_start_result(a, &res)) {
+				rw_result_clear(&res);
+				continue;
+			}
 			/* the command's last line says what happened */
 			const char *out = res.output ? res.output : "";
 			const char *last = strrchr(out, '\n');
@@ -1102,6 +1107,7 @@ void app_destroy(struct app *a)
 	model_free(&a->model);
 	rw_snapshot_free(a->rw);
 	confirm_clear(a);
+	app_start_clear(a);
 	theme_clear(&a->th);
 	free(a->sel_host);
 	free(a->detail_host);

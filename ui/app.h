@@ -12,6 +12,7 @@
 #include "monitor/rollwatch.h"
 
 #include <curses.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,7 +26,7 @@ enum {
 
 typedef enum { PANE_FACTORIES, PANE_DEVICES, PANE_EVENTS, PANE_COUNT } app_pane;
 
-typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_ROLLOUTS, VIEW_COUNT } app_view_id;
+typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_ROLLOUTS, VIEW_START, VIEW_COUNT } app_view_id;
 
 typedef enum { INPUT_NONE, INPUT_FILTER, INPUT_COMMAND } app_input;
 
@@ -39,7 +40,7 @@ struct view_ops {
 	unsigned (*key)(struct app *a, int ch, bool *handled);
 };
 
-extern const struct view_ops view_fleet, view_detail, view_log, view_help, view_rollouts;
+extern const struct view_ops view_fleet, view_detail, view_log, view_help, view_rollouts, view_start;
 
 struct app {
 	console_opts o;
@@ -74,6 +75,18 @@ struct app {
 	/* rollouts: the latest read (NULL without a history database) */
 	rw_snapshot *rw;
 	int64_t ro_id;              /* the rollouts view's selected rollout; 0: the current one */
+	/* the start dialog (view_start.c) */
+	struct app_start {
+		int field;              /* the one being edited */
+		char text[6][128];      /* model, version, limit, serial, max fail, reason */
+		json_t *registry;       /* `registry list --json`'s answer; NULL: none (yet) */
+		char *registry_error;
+		bool registry_pending;
+		json_t *plan;           /* `rollout plan --json` for plan_key */
+		char *plan_error;
+		char *plan_key;         /* the fields the plan (or the one asked for) was made of */
+		bool plan_pending;
+	} start;
 	/* a question before something that changes devices (app_confirm) */
 	struct app_confirm {
 		bool on;
@@ -111,6 +124,11 @@ void app_confirm(struct app *a, const char *question, const char *word, const ch
 		 size_t nargs);
 /* Runs it at once. */
 void app_run(struct app *a, const char *label, const char *const *args, size_t nargs);
+/* The start dialog (`n` in the rollouts view). */
+void app_open_start(struct app *a);
+/* A finished query for the start dialog (registry, plan): true if it was one. */
+bool app_start_result(struct app *a, const rw_result *r);
+void app_start_clear(struct app *a);
 /* The rollouts view (`o`, `:rollouts`), on rollout id (0: the current one). */
 void app_open_rollouts(struct app *a, int64_t id);
 /* Scroll keys for the full views. */

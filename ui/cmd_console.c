@@ -345,6 +345,9 @@ static int run(struct app *app, int argc, char **argv)
 		.fkeys = !o.no_fkeys,
 		.rules = &app->cfg.rules,
 		.title = o.demo ? "demo fleet" : NULL,
+		.inventories = (const char *const *)app->inv_args,
+		.ninventories = app->ninv_args,
+		.limit = o.limit,
 	};
 	if (console_run(&co, inv, mon, &err) < 0) {
 		fprintf(stderr, "fleetdeck: %s\n", err ? err : "the console failed");

@@ -20,6 +20,9 @@ typedef struct console_opts {
 	bool fkeys;                 /* the F-key bar (default on) */
 	const fleet_rules *rules;   /* thresholds for colouring */
 	const char *title;          /* e.g. "demo fleet" */
+	const char *const *inventories; /* the -i sources, for the rollout commands it runs */
+	size_t ninventories;
+	const char *limit;          /* the console's --limit, the start dialog's default */
 } console_opts;
 
 /* Runs until the user quits. The terminal is restored on return, also on

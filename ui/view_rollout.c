@@ -263,7 +263,7 @@ static unsigned rollout_key(struct app *a, int ch, bool *handled)
 		return ACT_REDRAW;
 	}
 	if (ch == 'n') {
-		app_message(a, false, "start a rollout with :rollout start MODEL VERSION [SERIAL [MAX-FAIL]]");
+		app_open_start(a);
 		return ACT_REDRAW;
 	}
 	if (!r) {

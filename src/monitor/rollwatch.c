@@ -17,9 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { QUEUE_MAX = 16, ARGS_MAX = 64, OUTPUT_CAP = 8192, COMMAND_TIMEOUT_MS = 60000, READ_EVERY_MS = 1000 };
+enum { QUEUE_MAX = 16, ARGS_MAX = 64, OUTPUT_CAP = 8192, QUERY_CAP = 4 << 20, COMMAND_TIMEOUT_MS = 60000, READ_EVERY_MS = 1000 };
 
 struct job {
+	size_t cap;            /* output kept */
 	char *label;
 	char **args;
 	size_t nargs;
@@ -388,7 +389,8 @@ static void run_job(rollwatch *w, const struct job *j, rw_result *res)
 	}
 	free(argv);
 	close(pfd[1]);
-	char *out = xmalloc(OUTPUT_CAP + 1);
+	size_t cap = j->cap ? j->cap : OUTPUT_CAP;
+	char *out = xmalloc(cap + 1);
 	size_t len = 0;
 	int64_t deadline = mono_ms() + COMMAND_TIMEOUT_MS;
 	bool killed = false;
@@ -411,7 +413,7 @@ static void run_job(rollwatch *w, const struct job *j, rw_result *res)
 			continue;
 		if (r <= 0)
 			break;
-		size_t take = (size_t)r < OUTPUT_CAP - len ? (size_t)r : OUTPUT_CAP - len;
+		size_t take = (size_t)r < cap - len ? (size_t)r : cap - len;
 		memcpy(out + len, buf, take);
 		len += take;
 	}
@@ -599,7 +601,19 @@ void rollwatch_refresh(rollwatch *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+static int enqueue(rollwatch *w, const char *label, const char *const *args, size_t nargs, size_t cap);
+
 int rollwatch_command(rollwatch *w, const char *label, const char *const *args, size_t nargs)
+{
+	return enqueue(w, label, args, nargs, 0);
+}
+
+int rollwatch_query(rollwatch *w, const char *label, const char *const *args, size_t nargs)
+{
+	return enqueue(w, label, args, nargs, QUERY_CAP);
+}
+
+static int enqueue(rollwatch *w, const char *label, const char *const *args, size_t nargs, size_t cap)
 {
 	if (nargs > ARGS_MAX)
 		return -1;
@@ -609,6 +623,7 @@ int rollwatch_command(rollwatch *w, const char *label, const char *const *args, 
 		return -1;
 	}
 	struct job *j = &w->queue[(w->qhead + w->qcount) % QUEUE_MAX];
+	j->cap = cap;
 	j->label = xstrdup(label);
 	j->args = xcalloc(nargs + 1, sizeof *j->args);
 	j->nargs = nargs;

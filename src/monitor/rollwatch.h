@@ -92,6 +92,9 @@ void rollwatch_refresh(rollwatch *w);
 /* Queues `exe --db DB args...` (args copied; at most 64). label: what the
  * operator asked, for the result line. 0, or -1 if the queue is full. */
 int rollwatch_command(rollwatch *w, const char *label, const char *const *args, size_t nargs);
+/* The same for a command whose output is data (`rollout plan --json`, `registry
+ * list --json`): up to 4 MiB of it is kept. */
+int rollwatch_query(rollwatch *w, const char *label, const char *const *args, size_t nargs);
 /* The oldest finished command's result (caller clears with rw_result_clear); false if none. */
 bool rollwatch_result(rollwatch *w, rw_result *out);
 void rw_result_clear(rw_result *r);

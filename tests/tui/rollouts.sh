@@ -158,6 +158,34 @@ keys main y
 check "y approves: the rollout goes on and completes" poll 600 state_is 3 completed
 for h in $(echo "$HOSTS" | head -2); do set_dev "$h" '{"fault": null}'; done
 
+# ---- the start dialog: fields, the plan previewed, a confirmation ----
+nrollouts() { "$FD" --db "$DB" rollout list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+keys main n
+expect "n opens the start dialog" main 'New rollout'
+keys main C-u defect-detection Tab C-u 3.2 Tab C-u 'factory_a*' Tab C-u 3 Tab C-u 10 Tab C-u 'canary from the console'
+expect "the plan is previewed from the fields" main 'Plan: 4 devices in 2 batches \(3, 1\)'
+expect "... with each batch's devices" main 'batch 1 +3: edge-ams-01 edge-ams-02 edge-ams-03'
+keys main Up Up C-u 2
+expect "the preview follows an edit" main 'Plan: 4 devices in 2 batches \(2, 2\)'
+before=$(nrollouts)
+keys main Down Down Down Enter
+expect "start asks, naming what it will do" main 'Start a rollout of defect-detection 3.2 to 4 devices in 2 batches \(the first of 2\)'
+keys main n
+expect "n cancels the start" main 'cancelled, nothing done'
+check "... and nothing was started" test "$(nrollouts)" = "$before"
+keys main n
+expect "the dialog keeps what was typed" main 'Serial +\[ 2 '
+keys main Down Down Down Down Down Down Enter
+expect "asked again" main 'Start a rollout of defect-detection'
+keys main y
+count_is() { [ "$(nrollouts)" = "$1" ]; }
+check "y starts it: a fourth rollout" poll 100 count_is $((before + 1))
+check "... over the factory's 4 devices in batches of 2, max fail 10%" test \
+	"$(st 4 '[len(b) for b in r["batches"]], r["params"]["max_fail"]')" = "[2, 2] 10.0"
+check "... and it completes" poll 600 state_is 4 completed
+audit=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT group_concat(actor||'|'||action||'|'||coalesce(detail,''), ';') FROM audit\").fetchone()[0])" "$DB")
+check "the start is audited with the reason typed" bash -c "echo '$audit' | grep -q 'carol from 10.9.8.7|rollout.start|canary from the console'"
+
 # ---- a read-only console: it shows, and changes nothing ----
 start ro --read-only
 expect "read-only console is up" ro 'Devices \(8 of 8\)'
@@ -167,6 +195,8 @@ expect_not "read-only: no action keys offered" ro 'p pause/resume'
 before=$("$FD" --db "$DB" rollout status 3 --json)
 keys ro b
 expect "read-only: b says no" ro 'read-only: nothing that changes a device'
+keys ro n
+expect_not "read-only: no start dialog" ro 'New rollout'
 keys ro R
 check "read-only: nothing changed" test "$before" = "$("$FD" --db "$DB" rollout status 3 --json)"
 expect_not "read-only: no confirmation was asked" ro 'Confirm'
