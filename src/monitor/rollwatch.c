@@ -385,6 +385,7 @@ static void run_job(rollwatch *w, const struct job *j, rw_result *res)
 		signal(SIGHUP, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
 		execv(w->exe, argv);
+		free(argv);
 		_exit(127);
 	}
 	free(argv);
