@@ -4,6 +4,7 @@
 #include "console.h"
 #include "glyphs.h"
 #include "monitor/monitor.h"
+#include "monitor/rollwatch.h"
 #include "inventory/loader.h"
 #include "store/store.h"
 #include "util/xalloc.h"
@@ -325,6 +326,9 @@ static int run(struct app *app, int argc, char **argv)
 		fprintf(stderr, "fleetdeck: %s\n", err);
 		goto out_curl;
 	}
+	/* a rollout whose runner died (killed, a reboot) is finished by the next fleetdeck that looks */
+	if (monitor_rollwatch(mon) && !(o.read_only || app->cfg.read_only))
+		rollwatch_adopt_orphans(monitor_rollwatch(mon), true);
 	char *user_themes = NULL;
 	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
 	if (xdg && *xdg == '/')

@@ -36,6 +36,8 @@ struct rollwatch {
 	pthread_mutex_t lock;  /* guards what follows */
 	pthread_cond_t cond;
 	bool stop, read_now, running_job;
+	bool adopt;            /* resume orphaned rollouts at the first read */
+	bool first_read_done;
 	int64_t show;
 	rw_snapshot snap;      /* the latest read */
 	struct job queue[QUEUE_MAX];
@@ -444,6 +446,27 @@ static void job_clear(struct job *j)
 	memset(j, 0, sizeof *j);
 }
 
+static int enqueue(rollwatch *w, const char *label, const char *const *args, size_t nargs, size_t cap);
+static int enqueue_locked(rollwatch *w, const char *label, const char *const *args, size_t nargs, size_t cap);
+
+/* Active rollouts whose runner is gone (its lease expired): a runner is started
+ * for each, as `fleetdeck rollout resume` does. Called with the lock held. */
+static void adopt_orphans(rollwatch *w, const rw_snapshot *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const rw_rollout *r = &s->r[i];
+		if (!r->active || r->runner_alive)
+			continue;
+		char id[32];
+		snprintf(id, sizeof id, "%lld", (long long)r->id);
+		const char *const args[] = { "rollout", "resume", id, "--reason",
+					     "its runner was gone: resumed by the console at its start" };
+		char *label = xasprintf("rollout #%lld had no runner: resume", (long long)r->id);
+		enqueue_locked(w, label, args, 5, 0);
+		free(label);
+	}
+}
+
 /* ---- the thread ---- */
 
 static void *thread_main(void *arg)
@@ -487,6 +510,11 @@ static void *thread_main(void *arg)
 			read_all(w, show, &s);
 			next_read = mono_ms() + READ_EVERY_MS;
 			pthread_mutex_lock(&w->lock);
+			if (!w->first_read_done && !s.error) {
+				w->first_read_done = true;
+				if (w->adopt)
+					adopt_orphans(w, &s);
+			}
 			bool changed = !same_snap(&s, &w->snap);
 			if (changed) {
 				s.gen = w->snap.gen + 1;
@@ -602,8 +630,6 @@ void rollwatch_refresh(rollwatch *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static int enqueue(rollwatch *w, const char *label, const char *const *args, size_t nargs, size_t cap);
-
 int rollwatch_command(rollwatch *w, const char *label, const char *const *args, size_t nargs)
 {
 	return enqueue(w, label, args, nargs, 0);
@@ -616,13 +642,17 @@ int rollwatch_query(rollwatch *w, const char *label, const char *const *args, si
 
 static int enqueue(rollwatch *w, const char *label, const char *const *args, size_t nargs, size_t cap)
 {
-	if (nargs > ARGS_MAX)
-		return -1;
 	pthread_mutex_lock(&w->lock);
-	if (w->qcount == QUEUE_MAX) {
-		pthread_mutex_unlock(&w->lock);
+	int rc = enqueue_locked(w, label, args, nargs, cap);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+static int enqueue_locked(rollwatch *w, const char *label, const char *const *args, size_t nargs, size_t cap)
+{
+	if (nargs > ARGS_MAX || w->qcount == QUEUE_MAX)
 		return -1;
-	}
 	struct job *j = &w->queue[(w->qhead + w->qcount) % QUEUE_MAX];
 	j->cap = cap;
 	j->label = xstrdup(label);
@@ -631,9 +661,14 @@ static int enqueue(rollwatch *w, const char *label, const char *const *args, siz
 	for (size_t i = 0; i < nargs; i++)
 		j->args[i] = xstrdup(args[i]);
 	w->qcount++;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
 	return 0;
+}
+
+void rollwatch_adopt_orphans(rollwatch *w, bool on)
+{
+	pthread_mutex_lock(&w->lock);
+	w->adopt = on;
+	pthread_mutex_unlock(&w->lock);
 }
 
 bool rollwatch_result(rollwatch *w, rw_result *out)

@@ -77,6 +77,10 @@ rollwatch *rollwatch_new(const char *db_path, const char *exe, void (*wake)(void
 void rollwatch_free(rollwatch *w);
 int rollwatch_start(rollwatch *w, char **err);
 
+/* Before rollwatch_start: at the first read, start a runner (`rollout resume`)
+ * for every active rollout whose runner is gone (its lease expired): how the
+ * next start of fleetdeck finishes a rollout whose runner was killed. */
+void rollwatch_adopt_orphans(rollwatch *w, bool on);
 /* A copy of the latest read; free with rw_snapshot_free. Never NULL. */
 rw_snapshot *rollwatch_snapshot(rollwatch *w);
 void rw_snapshot_free(rw_snapshot *s);

@@ -186,6 +186,25 @@ check "... and it completes" poll 600 state_is 4 completed
 audit=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"SELECT group_concat(actor||'|'||action||'|'||coalesce(detail,''), ';') FROM audit\").fetchone()[0])" "$DB")
 check "the start is audited with the reason typed" bash -c "echo '$audit' | grep -q 'carol from 10.9.8.7|rollout.start|canary from the console'"
 
+# ---- a runner killed with -9: the next console to start finishes its rollout ----
+set_dev all '{"model_version": "3.1", "load_delay_ms": 1500}'
+"$FD" --db "$DB" rollout start -i "$INV" --model defect-detection --version 3.2 --serial 4 --lease-ms 1000 "${fast[@]}" \
+	>"$tmp/start5.out" 2>&1 || bad "fifth rollout start"
+in_wait() { [ "$(st 5 'sum(d["step"] == "wait" for d in r["devices"])')" -gt 0 ]; }
+check "the fifth rollout's devices are loading the model" poll 300 in_wait
+runner=$(st 5 'r["lease_owner"].split(":")[1]')
+kill -9 "$runner"
+lease_gone() { [ "$(st 5 'r["lease_expiry"] < __import__("time").time() * 1000')" = True ]; }
+check "the runner is killed and its lease runs out" poll 100 lease_gone
+check "... the rollout is left running, nobody working on it" state_is 5 running
+keys main q
+start adopt
+expect "a new console says the rollout had no runner and resumes it" adopt 'rollout #5 had no runner: resume'
+check "the rollout completes" poll 600 state_is 5 completed
+check "every device on 3.2" all_on 3.2
+check "no device was updated twice" test "$(st 5 'all(d["attempts"] == 1 and d["step"] == "updated" for d in r["devices"])')" = True
+keys adopt q
+
 # ---- a read-only console: it shows, and changes nothing ----
 start ro --read-only
 expect "read-only console is up" ro 'Devices \(8 of 8\)'
