@@ -248,13 +248,13 @@ static char *locate(struct app *app, const struct args *a)
 	return NULL;
 }
 
-static registry *open_registry(struct app *app, const struct args *a)
+static fd_registry *open_registry(struct app *app, const struct args *a)
 {
 	char *loc = locate(app, a);
 	if (!loc)
 		return NULL;
 	char *err = NULL;
-	registry *r = registry_open(loc, NULL, false, &err);
+	fd_registry *r = registry_open(loc, NULL, false, &err);
 	if (!r) {
 		fprintf(stderr, "fleetdeck registry %s: %s\n", a->verb, err);
 		free(err);
@@ -328,7 +328,7 @@ static int cmd_list(struct app *app, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *tag = a.ntags ? a.tags[0] : NULL;
-	registry *r = open_registry(app, &a);
+	fd_registry *r = open_registry(app, &a);
 	if (!r) {
 		free(a.tags);
 		return EXIT_USAGE;
@@ -404,7 +404,7 @@ static int cmd_list(struct app *app, int argc, char **argv)
 
 /* ---- show ---- */
 
-static const reg_entry *find_or_report(const registry *r, const char *verb, const char *spec)
+static const reg_entry *find_or_report(const fd_registry *r, const char *verb, const char *spec)
 {
 	const reg_entry *e = registry_find_spec(r, spec);
 	if (!e) {
@@ -425,7 +425,7 @@ static int cmd_show(struct app *app, int argc, char **argv)
 		fprintf(stderr, "fleetdeck registry show: give one NAME[:VERSION]\n");
 		return EXIT_USAGE;
 	}
-	registry *r = open_registry(app, &a);
+	fd_registry *r = open_registry(app, &a);
 	if (!r)
 		return EXIT_USAGE;
 	const reg_entry *e = find_or_report(r, "show", a.pos[0]);
@@ -553,7 +553,7 @@ static int cmd_verify(struct app *app, int argc, char **argv)
 		fprintf(stderr, "fleetdeck registry verify: give at most one NAME[:VERSION]\n");
 		return EXIT_USAGE;
 	}
-	registry *r = open_registry(app, &a);
+	fd_registry *r = open_registry(app, &a);
 	if (!r)
 		return EXIT_USAGE;
 	const reg_entry *first = NULL;
@@ -636,7 +636,7 @@ static int cmd_compare(struct app *app, int argc, char **argv)
 		fprintf(stderr, "fleetdeck registry compare: give NAME VERSION_A VERSION_B\n");
 		return EXIT_USAGE;
 	}
-	registry *r = open_registry(app, &a);
+	fd_registry *r = open_registry(app, &a);
 	if (!r)
 		return EXIT_USAGE;
 	const reg_entry *e[2];

@@ -25,7 +25,7 @@ struct model {
 	size_t first, count;
 };
 
-struct registry {
+struct fd_registry {
 	char *location, *index_source;
 	bool remote;
 	registry_opts o;
@@ -399,7 +399,7 @@ static void opts_fill(registry_opts *o, const registry_opts *in)
 		o->max_file_bytes = UINT64_C(4) << 30;
 }
 
-registry *registry_parse(const char *location, const char *source, const char *data, size_t len,
+fd_registry *registry_parse(const char *location, const char *source, const char *data, size_t len,
 			 const registry_opts *o, char **err)
 {
 	json_error_t je;
@@ -416,7 +416,7 @@ registry *registry_parse(const char *location, const char *source, const char *d
 	struct keylines kl = { 0 };
 	scan_keys(data, len, &kl);
 	struct errs errs = { .source = source };
-	registry *r = xcalloc(1, sizeof *r);
+	fd_registry *r = xcalloc(1, sizeof *r);
 	r->location = strip_slashes(location);
 	r->index_source = xstrdup(source);
 	r->remote = registry_is_url(location);
@@ -458,7 +458,7 @@ registry *registry_parse(const char *location, const char *source, const char *d
 	return r;
 }
 
-void registry_free(registry *r)
+void registry_free(fd_registry *r)
 {
 	if (!r)
 		return;
@@ -598,7 +598,7 @@ static int get(const registry_opts *o, const char *where, bool big, struct sink 
 	return registry_is_url(where) ? http_get(o, where, big, s, err) : file_get(where, s, err);
 }
 
-registry *registry_open(const char *location, const registry_opts *o, bool allow_missing, char **err)
+fd_registry *registry_open(const char *location, const registry_opts *o, bool allow_missing, char **err)
 {
 	if (!location || !*location) {
 		*err = xstrdup("no registry given");
@@ -610,7 +610,7 @@ registry *registry_open(const char *location, const registry_opts *o, bool allow
 	char *source = xasprintf("%s/models/index.json", loc);
 	struct sink s = { .max = ro.max_index_bytes };
 	char *why = NULL;
-	registry *r = NULL;
+	fd_registry *r = NULL;
 	if (!registry_is_url(loc)) {
 		struct stat st;
 		if (stat(loc, &st) || !S_ISDIR(st.st_mode)) {
@@ -634,7 +634,7 @@ out:
 	return r;
 }
 
-int registry_fetch(const registry *r, const char *url_or_path, size_t max, char **data, size_t *len, char **err)
+int registry_fetch(const fd_registry *r, const char *url_or_path, size_t max, char **data, size_t *len, char **err)
 {
 	struct sink s = { .max = max };
 	char *why = NULL;
@@ -651,15 +651,15 @@ int registry_fetch(const registry *r, const char *url_or_path, size_t max, char 
 
 /* ---- queries ---- */
 
-const char *registry_location(const registry *r) { return r->location; }
-const char *registry_index_source(const registry *r) { return r->index_source; }
-bool registry_is_remote(const registry *r) { return r->remote; }
-size_t registry_count(const registry *r) { return r->n; }
-const reg_entry *registry_entry(const registry *r, size_t i) { return i < r->n ? &r->ents[i] : NULL; }
-size_t registry_model_count(const registry *r) { return r->nmodels; }
-const char *registry_model_name(const registry *r, size_t i) { return i < r->nmodels ? r->models[i].name : NULL; }
+const char *registry_location(const fd_registry *r) { return r->location; }
+const char *registry_index_source(const fd_registry *r) { return r->index_source; }
+bool registry_is_remote(const fd_registry *r) { return r->remote; }
+size_t registry_count(const fd_registry *r) { return r->n; }
+const reg_entry *registry_entry(const fd_registry *r, size_t i) { return i < r->n ? &r->ents[i] : NULL; }
+size_t registry_model_count(const fd_registry *r) { return r->nmodels; }
+const char *registry_model_name(const fd_registry *r, size_t i) { return i < r->nmodels ? r->models[i].name : NULL; }
 
-const reg_entry *registry_versions(const registry *r, const char *name, size_t *n)
+const reg_entry *registry_versions(const fd_registry *r, const char *name, size_t *n)
 {
 	*n = 0;
 	for (size_t i = 0; i < r->nmodels; i++)
@@ -670,7 +670,7 @@ const reg_entry *registry_versions(const registry *r, const char *name, size_t *
 	return NULL;
 }
 
-const reg_entry *registry_latest(const registry *r, const char *name)
+const reg_entry *registry_latest(const fd_registry *r, const char *name)
 {
 	size_t n;
 	const reg_entry *v = registry_versions(r, name, &n);
@@ -680,7 +680,7 @@ const reg_entry *registry_latest(const registry *r, const char *name)
 	return n ? &v[n - 1] : NULL;
 }
 
-const reg_entry *registry_find(const registry *r, const char *name, const char *version)
+const reg_entry *registry_find(const fd_registry *r, const char *name, const char *version)
 {
 	if (!version)
 		return registry_latest(r, name);
@@ -698,7 +698,7 @@ const reg_entry *registry_find(const registry *r, const char *name, const char *
 	return NULL;
 }
 
-const reg_entry *registry_find_spec(const registry *r, const char *spec)
+const reg_entry *registry_find_spec(const fd_registry *r, const char *spec)
 {
 	const char *colon = strchr(spec, ':');
 	if (!colon)
@@ -717,7 +717,7 @@ bool reg_entry_has_tag(const reg_entry *e, const char *tag)
 	return false;
 }
 
-const reg_entry **registry_with_tag(const registry *r, const char *tag, size_t *n)
+const reg_entry **registry_with_tag(const fd_registry *r, const char *tag, size_t *n)
 {
 	const reg_entry **v = NULL;
 	*n = 0;
@@ -742,7 +742,7 @@ static char *file_name(const char *name, const char *version, const char *precis
 
 char *reg_entry_file_name(const reg_entry *e) { return file_name(e->name, e->version, e->precision); }
 
-char *registry_model_url(const registry *r, const reg_entry *e)
+char *registry_model_url(const fd_registry *r, const reg_entry *e)
 {
 	char *f = reg_entry_file_name(e);
 	char *u = xasprintf("%s/models/%s", r->location, f);
@@ -750,7 +750,7 @@ char *registry_model_url(const registry *r, const reg_entry *e)
 	return u;
 }
 
-char *registry_baseline_url(const registry *r, const reg_entry *e)
+char *registry_baseline_url(const fd_registry *r, const reg_entry *e)
 {
 	const char *b = e->baseline;
 	if (!b)
@@ -780,7 +780,7 @@ static void hex_of(EVP_MD_CTX *md, char out[65])
 	out[64] = '\0';
 }
 
-void registry_verify(const registry *r, const reg_entry *e, reg_verify_result *out)
+void registry_verify(const fd_registry *r, const reg_entry *e, reg_verify_result *out)
 {
 	memset(out, 0, sizeof *out);
 	char *where = registry_model_url(r, e);
@@ -1027,7 +1027,7 @@ int registry_add(const char *dir, const char *file, const reg_add_meta *m, bool 
 	char *fname = file_name(m->name, m->version, m->precision), *dst = xasprintf("%s/%s", models, fname);
 	char *text = NULL;
 	int lock = -1, rc = -1;
-	registry *r = NULL;
+	fd_registry *r = NULL;
 	json_t *e = NULL, *root = NULL;
 	if ((mkdir(loc, 0755) && errno != EEXIST) || (mkdir(models, 0755) && errno != EEXIST)) {
 		*err = xasprintf("%s: %s", models, strerror(errno));
@@ -1043,8 +1043,8 @@ int registry_add(const char *dir, const char *file, const reg_add_meta *m, bool 
 		goto out;
 	const reg_entry *old = registry_find(r, m->name, m->version);
 	if (old && !force) {
-		*err = xasprintf("%s: %s is already registered (%s, line %zu); --force replaces it", index, old->key,
-				 old->key, old->line);
+		*err = xasprintf("%s:%zu: %s:%s is already registered as %s; --force replaces it", index, old->line,
+				 m->name, m->version, old->key);
 		goto out;
 	}
 	root = json_deep_copy(r->root);

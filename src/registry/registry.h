@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct registry registry;
+typedef struct fd_registry fd_registry;
 
 /* Limits for reading a registry; a zero field takes the default in brackets. */
 typedef struct registry_opts {
@@ -58,58 +58,58 @@ char *registry_url_from_var(const char *model_registry);
  * when allow_missing is set (for adding the first version), else an error.
  * Returns NULL with *err (caller frees): "SOURCE:LINE: what is wrong" for a
  * bad index (every problem found, a line each, at most 20), else what failed. */
-registry *registry_open(const char *location, const registry_opts *o, bool allow_missing, char **err);
+fd_registry *registry_open(const char *location, const registry_opts *o, bool allow_missing, char **err);
 /* Parses index text data[0..len) read from `source` (used in messages) for a
  * registry at location (used for file URLs and paths). As registry_open. */
-registry *registry_parse(const char *location, const char *source, const char *data, size_t len,
+fd_registry *registry_parse(const char *location, const char *source, const char *data, size_t len,
 			 const registry_opts *o, char **err);
-void registry_free(registry *r);
+void registry_free(fd_registry *r);
 
 /* The location as given, without trailing slashes. */
-const char *registry_location(const registry *r);
+const char *registry_location(const fd_registry *r);
 /* Where the index was read from: models/index.json's path or URL. */
-const char *registry_index_source(const registry *r);
-bool registry_is_remote(const registry *r);
+const char *registry_index_source(const fd_registry *r);
+bool registry_is_remote(const fd_registry *r);
 
 /* Every entry, by model name (strcmp) and then by version (oldest first). */
-size_t registry_count(const registry *r);
-const reg_entry *registry_entry(const registry *r, size_t i);
+size_t registry_count(const fd_registry *r);
+const reg_entry *registry_entry(const fd_registry *r, size_t i);
 
 /* The distinct model names, sorted; i < registry_model_count(). */
-size_t registry_model_count(const registry *r);
-const char *registry_model_name(const registry *r, size_t i);
+size_t registry_model_count(const fd_registry *r);
+const char *registry_model_name(const fd_registry *r, size_t i);
 /* The versions of a model: *n consecutive entries, oldest first, or NULL
  * (*n = 0) if the registry has no such model. */
-const reg_entry *registry_versions(const registry *r, const char *name, size_t *n);
+const reg_entry *registry_versions(const fd_registry *r, const char *name, size_t *n);
 /* The newest version that is not a pre-release; if a model has only
  * pre-releases, the newest of those. NULL: no such model. */
-const reg_entry *registry_latest(const registry *r, const char *name);
+const reg_entry *registry_latest(const fd_registry *r, const char *name);
 /* name at version: the entry whose version is the same string, else the one
  * of equal precedence (v3.2, 3.2.0 find 3.2). version NULL: the latest. */
-const reg_entry *registry_find(const registry *r, const char *name, const char *version);
+const reg_entry *registry_find(const fd_registry *r, const char *name, const char *version);
 /* "name" or "name:version" as registry_find(); NULL if there is none. */
-const reg_entry *registry_find_spec(const registry *r, const char *spec);
+const reg_entry *registry_find_spec(const fd_registry *r, const char *spec);
 
 bool reg_entry_has_tag(const reg_entry *e, const char *tag);
 /* The entries tagged tag, in registry order: a new array of *n borrowed
  * pointers (caller frees the array; NULL when *n is 0). */
-const reg_entry **registry_with_tag(const registry *r, const char *tag, size_t *n);
+const reg_entry **registry_with_tag(const fd_registry *r, const char *tag, size_t *n);
 
 /* The contract's file name of an entry's model: NAME-vVERSION-PRECISION.onnx
  * (version without its v prefix, precision lower-cased, int8 if none). Caller frees. */
 char *reg_entry_file_name(const reg_entry *e);
 /* Where the model file is: LOCATION/models/FILE, a URL or a path. Caller frees. */
-char *registry_model_url(const registry *r, const reg_entry *e);
+char *registry_model_url(const fd_registry *r, const reg_entry *e);
 /* The entry's baseline samples (a /drift-shaped JSON document), or NULL if it
  * has none: a baseline with a scheme as written; one starting with '/' on the
  * registry's server (a URL registry) or that path (a directory registry); any
  * other relative to the models/ directory. Caller frees. */
-char *registry_baseline_url(const registry *r, const reg_entry *e);
+char *registry_baseline_url(const fd_registry *r, const reg_entry *e);
 
 /* Reads a small document (a baseline) whose URL or path came from
  * registry_baseline_url(): at most max bytes, within the registry's timeouts.
  * *data is NUL-terminated (caller frees). 0, or -1 with *err. */
-int registry_fetch(const registry *r, const char *url_or_path, size_t max, char **data, size_t *len, char **err);
+int registry_fetch(const fd_registry *r, const char *url_or_path, size_t max, char **data, size_t *len, char **err);
 
 typedef enum reg_verify_status {
 	REG_VERIFY_OK,        /* the file's SHA-256 is the index's checksum */
@@ -127,7 +127,7 @@ typedef struct reg_verify_result {
 
 /* Reads (a directory) or downloads (a URL) the entry's model file, hashing it
  * as it comes; the file is never held whole in memory. */
-void registry_verify(const registry *r, const reg_entry *e, reg_verify_result *out);
+void registry_verify(const fd_registry *r, const reg_entry *e, reg_verify_result *out);
 void reg_verify_result_clear(reg_verify_result *v);
 const char *reg_verify_status_name(reg_verify_status s); /* "ok", "mismatch", "missing", "error" */
 

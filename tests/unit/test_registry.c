@@ -106,7 +106,7 @@ static void test_semver_parse(void **state)
 
 #define SUM "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
-static registry *parse(const char *text, char **err)
+static fd_registry *parse(const char *text, char **err)
 {
 	*err = NULL;
 	return registry_parse("/reg", "index.json", text, strlen(text), NULL, err);
@@ -116,7 +116,7 @@ static registry *parse(const char *text, char **err)
 static void refused(const char *text, const char *want)
 {
 	char *err = NULL;
-	registry *r = parse(text, &err);
+	fd_registry *r = parse(text, &err);
 	if (r || !err || !strstr(err, want)) {
 		fprintf(stderr, "index:\n%s\nwant an error with: %s\ngot: %s\n", text, want, err ? err : "(accepted)");
 		fail();
@@ -168,7 +168,7 @@ static void test_index_refusals(void **state)
 		"index.json:3: a:1: checksum");
 	/* every problem, one a line */
 	char *err = NULL;
-	registry *r = parse("{\"a:1\": 1,\n\"b:1\": 2,\n\"c:1\": {\"name\": \"c\", \"version\": \"1\", \"checksum\": \"" SUM "\"}}",
+	fd_registry *r = parse("{\"a:1\": 1,\n\"b:1\": 2,\n\"c:1\": {\"name\": \"c\", \"version\": \"1\", \"checksum\": \"" SUM "\"}}",
 			    &err);
 	assert_null(r);
 	assert_string_equal(err, "index.json:1: a:1: expected an object of metadata\n"
@@ -198,7 +198,7 @@ static void test_index_queries(void **state)
 {
 	(void)state;
 	char *err = NULL;
-	registry *r = registry_parse("http://reg.example:5000/", "idx", index_text, strlen(index_text), NULL, &err);
+	fd_registry *r = registry_parse("http://reg.example:5000/", "idx", index_text, strlen(index_text), NULL, &err);
 	if (!r)
 		fprintf(stderr, "%s\n", err);
 	assert_non_null(r);
@@ -287,7 +287,7 @@ static void test_index_queries(void **state)
 	registry_free(r);
 	registry_free(NULL);
 
-	/* an empty index is an empty registry */
+	/* an empty index is an empty fd_registry */
 	r = registry_parse("/srv/reg", "idx", "{}", 2, NULL, &err);
 	assert_non_null(r);
 	assert_int_equal(registry_count(r), 0);
