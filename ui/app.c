@@ -22,6 +22,7 @@ static const struct view_ops *const views[VIEW_COUNT] = {
 	[VIEW_DETAIL] = &view_detail,
 	[VIEW_LOG] = &view_log,
 	[VIEW_HELP] = &view_help,
+	[VIEW_REGISTRY] = &view_registry,
 };
 
 /* The only globals: what signal handlers may touch. */
@@ -319,6 +320,15 @@ static unsigned act_log(struct app *a)
 	return ACT_REDRAW;
 }
 
+static unsigned act_registry(struct app *a)
+{
+	if (a->view == VIEW_REGISTRY)
+		a->view = VIEW_FLEET;
+	else
+		view_registry_open(a);
+	return ACT_REDRAW;
+}
+
 static unsigned act_filter(struct app *a)
 {
 	a->input = INPUT_FILTER;
@@ -441,6 +451,8 @@ static const struct key_binding keymap[] = {
 	{ KEY_F(5), NULL, NULL, act_poll },
 	{ '@', "@ F6", "command log: the requests sent and their answers", act_log },
 	{ KEY_F(6), NULL, NULL, act_log },
+	{ 'm', "m F4", "the model registry: versions, metadata, devices on each", act_registry },
+	{ KEY_F(4), NULL, NULL, act_registry },
 	{ 'z', "z F7", "zoom the devices table", act_zoom },
 	{ KEY_F(7), NULL, NULL, act_zoom },
 	{ 't', "t F8", "next theme", act_theme },
@@ -601,6 +613,13 @@ static unsigned cmd_log(struct app *a, const char *arg)
 	return act_log(a);
 }
 
+static unsigned cmd_registry(struct app *a, const char *arg)
+{
+	(void)arg;
+	view_registry_open(a);
+	return ACT_REDRAW;
+}
+
 static const struct command_entry {
 	const char *name, *args, *help;
 	command_fn fn;
@@ -613,6 +632,7 @@ static const struct command_entry {
 	{ "theme", "NAME", "switch theme (dark, light, high-contrast, monochrome, a file)", cmd_theme },
 	{ "poll", "", "poll every device now", cmd_poll },
 	{ "log", "", "the command log", cmd_log },
+	{ "registry", "", "the model registry and the devices on each version", cmd_registry },
 	{ "fkeys", "[on|off]", "show or hide the F-key bar", cmd_fkeys },
 	{ "mouse", "[on|off]", "mouse clicks and wheel", cmd_mouse },
 	{ "help", "", "keys and commands", cmd_help },
@@ -716,7 +736,7 @@ static void draw_keys(struct app *a)
 	WINDOW *w = a->w_keys;
 	if (!w)
 		return;
-	static const char *const labels[] = { "Help", "Sort", "Filter", "", "Poll", "Log", "Zoom", "Theme", "", "Quit" };
+	static const char *const labels[] = { "Help", "Sort", "Filter", "Models", "Poll", "Log", "Zoom", "Theme", "", "Quit" };
 	int x = 0, width = a->L.cols;
 	for (int i = 0; i < 10 && x < width; i++) {
 		if (!*labels[i])
@@ -923,6 +943,7 @@ void app_destroy(struct app *a)
 		return;
 	del(&a->w_header), del(&a->w_fac), del(&a->w_dev), del(&a->w_ev), del(&a->w_status), del(&a->w_keys);
 	del(&a->w_full);
+	view_registry_free(a);
 	model_free(&a->model);
 	theme_clear(&a->th);
 	free(a->sel_host);

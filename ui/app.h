@@ -24,7 +24,7 @@ enum {
 
 typedef enum { PANE_FACTORIES, PANE_DEVICES, PANE_EVENTS, PANE_COUNT } app_pane;
 
-typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_COUNT } app_view_id;
+typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_REGISTRY, VIEW_COUNT } app_view_id;
 
 typedef enum { INPUT_NONE, INPUT_FILTER, INPUT_COMMAND } app_input;
 
@@ -38,7 +38,7 @@ struct view_ops {
 	unsigned (*key)(struct app *a, int ch, bool *handled);
 };
 
-extern const struct view_ops view_fleet, view_detail, view_log, view_help;
+extern const struct view_ops view_fleet, view_detail, view_log, view_help, view_registry;
 
 struct app {
 	console_opts o;
@@ -74,6 +74,7 @@ struct app {
 	bool data_pending;          /* a cycle ended since */
 	bool quit;
 	uint64_t frames;
+	struct regview *regview;    /* the registry view's state (view_registry.c); NULL until opened */
 };
 
 int64_t app_mono_ms(void);
@@ -91,6 +92,10 @@ void app_draw_lines(struct app *a, const char *title, char **lines, const theme_
 void app_draw_header(struct app *a);
 /* Scroll keys for the full views. */
 unsigned app_scroll_key(struct app *a, int ch, bool *handled);
+
+/* The registry view: opens it (reading the registry the first time); frees its state. */
+void view_registry_open(struct app *a);
+void view_registry_free(struct app *a);
 
 /* The console without its loop, for console_run() and the benchmark: made and
  * shown on the current terminal (initscr or newterm first, for attach). */

@@ -332,6 +332,7 @@ static int run(struct app *app, int argc, char **argv)
 		.fkeys = !o.no_fkeys,
 		.rules = &app->cfg.rules,
 		.title = o.demo ? "demo fleet" : NULL,
+		.registry = app->cfg.registry,
 	};
 	if (console_run(&co, inv, mon, &err) < 0) {
 		fprintf(stderr, "fleetdeck: %s\n", err ? err : "the console failed");

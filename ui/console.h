@@ -20,6 +20,8 @@ typedef struct console_opts {
 	bool fkeys;                 /* the F-key bar (default on) */
 	const fleet_rules *rules;   /* thresholds for colouring */
 	const char *title;          /* e.g. "demo fleet" */
+	const char *registry;       /* the settings file's model registry (NULL: none); the
+	                               inventory's model_registry comes first */
 } console_opts;
 
 /* Runs until the user quits. The terminal is restored on return, also on
