@@ -113,6 +113,8 @@ keys cfg R
 expect "R reads it again" cfg 'tiny +latest 1\.0, 1 version, 0 devices'
 expect "devices on a model the registry lacks are listed" cfg 'defect-detection 3\.1: [0-9]+ devices, not in the registry'
 keys cfg q q
+for _ in $(seq 100); do [ -s "$tmp/cfg.rc" ] && break; sleep 0.05; done
+if [ "$(cat "$tmp/cfg.rc" 2>/dev/null)" = 0 ]; then ok "the second quits with status 0"; else bad "quit status: $(cat "$tmp/cfg.rc" 2>/dev/null)"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
