@@ -638,6 +638,11 @@ int registry_fetch(const fd_registry *r, const char *url_or_path, size_t max, ch
 {
 	struct sink s = { .max = max };
 	char *why = NULL;
+	if (r->remote && !registry_is_url(url_or_path)) {
+		/* what a registry server names is fetched from a server, never read from this disk */
+		*err = xasprintf("%s: not an http(s) URL", url_or_path);
+		return -1;
+	}
 	if (get(&r->o, url_or_path, false, &s, &why) != GOT_OK) {
 		*err = xasprintf("%s: %s", url_or_path, why);
 		free(why);

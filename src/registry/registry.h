@@ -108,7 +108,8 @@ char *registry_baseline_url(const fd_registry *r, const reg_entry *e);
 
 /* Reads a small document (a baseline) whose URL or path came from
  * registry_baseline_url(): at most max bytes, within the registry's timeouts.
- * *data is NUL-terminated (caller frees). 0, or -1 with *err. */
+ * A URL registry fetches only http(s) URLs (never a local file). *data is
+ * NUL-terminated (caller frees). 0, or -1 with *err. */
 int registry_fetch(const fd_registry *r, const char *url_or_path, size_t max, char **data, size_t *len, char **err);
 
 typedef enum reg_verify_status {

@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int sign(int x) { return (x > 0) - (x < 0); }
 
@@ -314,12 +317,172 @@ static void test_location(void **state)
 	free(err);
 }
 
+
+static char *write_file(const char *dir, const char *name, const char *text)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(p, "wb");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return p;
+}
+
+static void rm_rf(const char *dir)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+/* A directory registry: add, refuse a duplicate, verify (ok, mismatch, missing), fetch a baseline. */
+static void test_directory(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/fleetdeck-registry-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	assert_non_null(dir);
+	char *src = write_file(dir, "model.bin", "the model bytes"), *reg = xasprintf("%s/reg", dir);
+	char *err = NULL;
+	const char *tags[] = { "production" };
+	reg_add_meta m = { .name = "det", .version = "1.2", .precision = "FP16", .map = 40.5, .latency_ms = NAN,
+			   .tags = tags, .ntags = 1, .baseline = "det-1.2-baseline.json" };
+	json_t *entry = NULL;
+	assert_int_equal(registry_add(reg, src, &m, false, &entry, &err), 0);
+	/* sha256 of "the model bytes" */
+	char want[65];
+	uint64_t bytes = 0;
+	assert_int_equal(registry_hash_path(src, want, &bytes, &err), 0);
+	assert_int_equal(bytes, 15);
+	assert_string_equal(json_string_value(json_object_get(entry, "checksum")), want);
+	assert_null(json_object_get(entry, "latency_ms")); /* NAN: not recorded */
+	json_decref(entry);
+	/* the same version spelled otherwise is refused, and nothing changes */
+	m.version = "v1.2.0";
+	assert_int_equal(registry_add(reg, src, &m, false, NULL, &err), -1);
+	assert_non_null(strstr(err, "det:v1.2.0 is already registered as det:1.2"));
+	free(err);
+	err = NULL;
+	m.version = "1.3";
+	m.name = "bad/name";
+	assert_int_equal(registry_add(reg, src, &m, false, NULL, &err), -1);
+	free(err);
+	err = NULL;
+
+	fd_registry *r = registry_open(reg, NULL, false, &err);
+	assert_non_null(r);
+	assert_int_equal(registry_count(r), 1);
+	const reg_entry *e = registry_find(r, "det", "1.2.0");
+	assert_non_null(e);
+	char *path = registry_model_url(r, e);
+	char *expect = xasprintf("%s/models/det-v1.2-fp16.onnx", reg);
+	assert_string_equal(path, expect);
+	free(expect);
+	reg_verify_result v;
+	registry_verify(r, e, &v);
+	assert_int_equal(v.status, REG_VERIFY_OK);
+	assert_int_equal(v.bytes, 15);
+	reg_verify_result_clear(&v);
+	/* a corrupted copy */
+	FILE *f = fopen(path, "ab");
+	fputs("!", f);
+	fclose(f);
+	registry_verify(r, e, &v);
+	assert_int_equal(v.status, REG_VERIFY_MISMATCH);
+	assert_string_not_equal(v.actual, e->checksum);
+	reg_verify_result_clear(&v);
+	unlink(path);
+	registry_verify(r, e, &v);
+	assert_int_equal(v.status, REG_VERIFY_MISSING);
+	assert_non_null(strstr(v.error, "No such file"));
+	reg_verify_result_clear(&v);
+	assert_string_equal(reg_verify_status_name(REG_VERIFY_MISSING), "missing");
+	/* the baseline, relative to models/ */
+	char *bdir = xasprintf("%s/models", reg);
+	free(write_file(bdir, "det-1.2-baseline.json", "{\"window\": 1}"));
+	char *b = registry_baseline_url(r, e), *data = NULL;
+	size_t len = 0;
+	assert_int_equal(registry_fetch(r, b, 1024, &data, &len, &err), 0);
+	assert_string_equal(data, "{\"window\": 1}");
+	free(data);
+	assert_int_equal(registry_fetch(r, b, 4, &data, &len, &err), -1); /* over the cap */
+	assert_non_null(strstr(err, "larger than 4 bytes"));
+	free(err);
+	err = NULL;
+	free(b);
+	free(bdir);
+	free(path);
+	registry_free(r);
+
+	/* a remote registry never reads a local file for what its index names */
+	r = registry_parse("http://127.0.0.1:9", "idx", "{}", 2, NULL, &err);
+	assert_int_equal(registry_fetch(r, src, 1024, &data, &len, &err), -1);
+	assert_non_null(strstr(err, "not an http(s) URL"));
+	free(err);
+	err = NULL;
+	registry_free(r);
+
+	/* a missing index: an error, unless asked for an empty registry */
+	char *empty = xasprintf("%s/empty", dir);
+	mkdir(empty, 0755);
+	assert_null(registry_open(empty, NULL, false, &err));
+	assert_non_null(strstr(err, "index.json"));
+	free(err);
+	err = NULL;
+	r = registry_open(empty, NULL, true, &err);
+	assert_non_null(r);
+	assert_int_equal(registry_count(r), 0);
+	registry_free(r);
+	free(empty);
+
+	free(src);
+	free(reg);
+	rm_rf(dir);
+}
+
+/* Adds from several processes at once: the lock keeps every one. */
+static void test_concurrent_adds(void **state)
+{
+	(void)state;
+	char tmpl[] = "/tmp/fleetdeck-registry-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	assert_non_null(dir);
+	char *src = write_file(dir, "m.bin", "bytes"), *reg = xasprintf("%s/reg", dir);
+	enum { N = 8 };
+	pid_t kids[N];
+	for (int i = 0; i < N; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			char ver[16], *err = NULL;
+			snprintf(ver, sizeof ver, "1.%d", i);
+			reg_add_meta m = { .name = "m", .version = ver, .map = NAN, .latency_ms = NAN };
+			_exit(registry_add(reg, src, &m, false, NULL, &err) == 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		int st;
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	char *err = NULL;
+	fd_registry *r = registry_open(reg, NULL, false, &err);
+	assert_non_null(r);
+	assert_int_equal(registry_count(r), N);
+	assert_string_equal(registry_latest(r, "m")->version, "1.7");
+	registry_free(r);
+	free(src);
+	free(reg);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_semver_order),   cmocka_unit_test(test_semver_parse),
 		cmocka_unit_test(test_index_refusals), cmocka_unit_test(test_index_queries),
-		cmocka_unit_test(test_location),
+		cmocka_unit_test(test_location),       cmocka_unit_test(test_directory),
+		cmocka_unit_test(test_concurrent_adds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
