@@ -1,6 +1,7 @@
 /* registry: reading, checking and querying models/index.json; fetching, verifying and adding model files. */
 #include "registry/registry.h"
 #include "util/pyjson.h"
+#include "util/strmap.h"
 #include "util/xalloc.h"
 
 #include <curl/curl.h>
@@ -145,6 +146,7 @@ struct keyline {
 struct keylines {
 	struct keyline *v;
 	size_t n, cap;
+	strmap *entries; /* an entry's key -> its index in v, plus 1 */
 };
 
 static char *key_text(const char *tok, size_t len)
@@ -185,7 +187,7 @@ static void scan_keys(const char *s, size_t n, struct keylines *kl)
 				if (s[i] == '\\')
 					i++;
 			if (i >= n)
-				return;
+				break;
 			if (depth >= 1 && depth <= 2 && type[depth] == '{' && want_key[depth]) {
 				kl->v = xgrow(kl->v, &kl->cap, kl->n + 1, sizeof *kl->v);
 				kl->v[kl->n++] = (struct keyline){ key_text(s + start, i - start + 1), line, depth };
@@ -193,26 +195,30 @@ static void scan_keys(const char *s, size_t n, struct keylines *kl)
 			}
 		}
 	}
+	kl->entries = strmap_new();
+	for (size_t k = 0; k < kl->n; k++)
+		if (kl->v[k].depth == 1)
+			strmap_put(kl->entries, kl->v[k].key, (void *)(uintptr_t)(k + 1));
 }
 
 /* The line of entry key's field (NULL: of the key itself); 1 if unknown. */
 static size_t line_of(const struct keylines *kl, const char *key, const char *field)
 {
-	for (size_t i = 0; i < kl->n; i++) {
-		if (kl->v[i].depth != 1 || strcmp(kl->v[i].key, key))
-			continue;
-		if (!field)
-			return kl->v[i].line;
-		for (size_t j = i + 1; j < kl->n && kl->v[j].depth == 2; j++)
-			if (!strcmp(kl->v[j].key, field))
-				return kl->v[j].line;
+	uintptr_t at = kl->entries ? (uintptr_t)strmap_get(kl->entries, key) : 0;
+	if (!at)
+		return 1;
+	size_t i = at - 1;
+	if (!field)
 		return kl->v[i].line;
-	}
-	return 1;
+	for (size_t j = i + 1; j < kl->n && kl->v[j].depth == 2; j++)
+		if (!strcmp(kl->v[j].key, field))
+			return kl->v[j].line;
+	return kl->v[i].line;
 }
 
 static void keylines_free(struct keylines *kl)
 {
+	strmap_free(kl->entries);
 	for (size_t i = 0; i < kl->n; i++)
 		free(kl->v[i].key);
 	free(kl->v);
@@ -667,11 +673,19 @@ const char *registry_model_name(const fd_registry *r, size_t i) { return i < r->
 const reg_entry *registry_versions(const fd_registry *r, const char *name, size_t *n)
 {
 	*n = 0;
-	for (size_t i = 0; i < r->nmodels; i++)
-		if (!strcmp(r->models[i].name, name)) {
-			*n = r->models[i].count;
-			return &r->ents[r->models[i].first];
+	size_t lo = 0, hi = r->nmodels; /* the models are sorted by name */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(r->models[mid].name, name);
+		if (!c) {
+			*n = r->models[mid].count;
+			return &r->ents[r->models[mid].first];
 		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
