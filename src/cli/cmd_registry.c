@@ -265,14 +265,16 @@ static fd_registry *open_registry(struct app *app, const struct args *a)
 
 /* ---- output helpers ---- */
 
-/* Text from the index as printed on a terminal: control characters become '?'.
- * Caller frees. */
+/* Text from the index as printed on a terminal: control characters (C0, DEL,
+ * and C1 as UTF-8) become '?'. Caller frees. */
 static char *safe(const char *s)
 {
 	char *t = xstrdup(s ? s : "-");
 	for (unsigned char *p = (unsigned char *)t; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
 			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?';
 	return t;
 }
 

@@ -100,6 +100,17 @@ char *registry_url_from_var(const char *v)
 
 /* ---- error lists: "SOURCE:LINE: what", one a line ---- */
 
+/* What an index says goes into messages that end up on a terminal: control
+ * characters (C0, DEL, and C1 as UTF-8) become '?'. */
+static void defang(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			p[0] = p[1] = '?';
+}
+
 struct errs {
 	const char *source;
 	char *text;
@@ -115,6 +126,7 @@ static void __attribute__((format(printf, 3, 4))) err_add(struct errs *e, size_t
 	va_start(ap, fmt);
 	char *what = xvasprintf(fmt, ap);
 	va_end(ap);
+	defang(what);
 	char *t = xasprintf("%s%s%s:%zu: %s", e->text ? e->text : "", e->text ? "\n" : "", e->source, line, what);
 	free(what);
 	free(e->text);
@@ -411,7 +423,10 @@ fd_registry *registry_parse(const char *location, const char *source, const char
 	json_error_t je;
 	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root) {
-		*err = xasprintf("%s:%d: %s", source, je.line > 0 ? je.line : 1, je.text);
+		char *what = xstrdup(je.text);
+		defang(what);
+		*err = xasprintf("%s:%d: %s", source, je.line > 0 ? je.line : 1, what);
+		free(what);
 		return NULL;
 	}
 	if (!json_is_object(root)) {

@@ -196,6 +196,22 @@ line=$(cat "$REG/models/index.json.line"); rm "$REG/models/index.json.line"
 check "a wrong type: exit 2, INDEX:LINE of the field" test "$rc" -eq 2 -a \
 	-n "$(grep -F "index.json:$line: yolov8n:1.1.0: mAP: expected a number" "$tmp/err")"
 cp "$tmp/index.good" "$REG/models/index.json"
+# control characters in the index never reach the terminal
+EVIL=$tmp/evil
+mkdir -p "$EVIL/models"
+"$PY" - "$EVIL/models/index.json" <<'EOF'
+import json,sys
+e={"name": "m", "version": "1.0", "checksum": "0"*64, "description": "\u001b]0;owned\u0007\u001b[2J\u009b31m",
+   "tags": ["\u001b[31mred"], "architecture": "\r\n"}
+json.dump({"m:1.0": e}, open(sys.argv[1], "w"))
+EOF
+{ "$FD" registry show m --registry "$EVIL"; "$FD" registry list --registry "$EVIL"; } >"$tmp/evil.out" 2>&1
+no_controls() { [ -s "$1" ] && ! tr -d '\n' <"$1" | LC_ALL=C grep -q '[[:cntrl:]]' && ! LC_ALL=C grep -qP '\xc2[\x80-\x9f]' "$1"; }
+check "show and list print no control characters from the index" no_controls "$tmp/evil.out"
+check "... and show the rest of the text" grep -q 'description *?]0;owned??\[2J??31m' "$tmp/evil.out"
+"$PY" -c 'import sys; open(sys.argv[1],"w").write("{\"m\\u001b[2J:1\": {\"name\": \"m\\u001b[2J\"}}")' "$EVIL/models/index.json"
+"$FD" registry list --registry "$EVIL" >/dev/null 2>"$tmp/evil.err"
+check "errors about the index print no control characters" no_controls "$tmp/evil.err"
 
 # ---- the settings file's registry: (relative to the file) ----
 mkdir -p "$XDG_CONFIG_HOME/fleetdeck"

@@ -169,6 +169,17 @@ static void test_index_refusals(void **state)
 	refused("{\"x:1\": {\"name\": \"x\", \"version\": \"1\", \"checksum\": \"" SUM "\"},\n"
 		"\"\\u0061:1\": {\"name\": \"a\", \"version\": \"1\",\n\"checksum\": \"zz\"}}",
 		"index.json:3: a:1: checksum");
+	/* what the index says cannot put control characters on a terminal */
+	refused("{\"a\\u001b[2J:1\": {\"name\": \"a\\u001b[2J\", \"version\": \"1\", \"checksum\": \"" SUM "\"}}",
+		"index.json:1: a?[2J:1: name 'a?[2J'");
+	static const char *const escapes[] = { "{\"a\x1b[2J\": 1}", "{\"a:1\": {\"name\": \"a\x1b[2J\"}}", "{\n\x1b[2J}" };
+	for (size_t i = 0; i < sizeof escapes / sizeof *escapes; i++) {
+		char *err = NULL;
+		assert_null(parse(escapes[i], &err));
+		assert_non_null(err);
+		assert_null(strchr(err, '\x1b'));
+		free(err);
+	}
 	/* every problem, one a line */
 	char *err = NULL;
 	fd_registry *r = parse("{\"a:1\": 1,\n\"b:1\": 2,\n\"c:1\": {\"name\": \"c\", \"version\": \"1\", \"checksum\": \"" SUM "\"}}",
