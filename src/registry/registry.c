@@ -418,7 +418,7 @@ static void opts_fill(registry_opts *o, const registry_opts *in)
 }
 
 fd_registry *registry_parse(const char *location, const char *source, const char *data, size_t len,
-			 const registry_opts *o, char **err)
+			    const registry_opts *o, char **err)
 {
 	json_error_t je;
 	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);

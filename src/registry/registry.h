@@ -1,7 +1,9 @@
 /* registry: the model registry: models/index.json (an object keyed "name:version"
  * with each version's metadata) and the model files beside it, read from a
  * directory or over http(s), queried by name, version, tag; versions ordered
- * as semver.h says. Adding a version writes a directory registry. */
+ * as semver.h says. Adding a version writes a directory registry. An open
+ * registry never changes: its queries may run on any thread. Reading over
+ * http(s) needs curl_global_init() to have run. */
 #ifndef FLEETDECK_REGISTRY_H
 #define FLEETDECK_REGISTRY_H
 
@@ -62,7 +64,7 @@ fd_registry *registry_open(const char *location, const registry_opts *o, bool al
 /* Parses index text data[0..len) read from `source` (used in messages) for a
  * registry at location (used for file URLs and paths). As registry_open. */
 fd_registry *registry_parse(const char *location, const char *source, const char *data, size_t len,
-			 const registry_opts *o, char **err);
+			    const registry_opts *o, char **err);
 void registry_free(fd_registry *r);
 
 /* The location as given, without trailing slashes. */
