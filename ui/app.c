@@ -24,6 +24,7 @@ static const struct view_ops *const views[VIEW_COUNT] = {
 	[VIEW_HELP] = &view_help,
 	[VIEW_ROLLOUTS] = &view_rollouts,
 	[VIEW_START] = &view_start,
+	[VIEW_REGISTRY] = &view_registry,
 };
 
 /* The only globals: what signal handlers may touch. */
@@ -457,6 +458,15 @@ static unsigned act_rollouts(struct app *a)
 	return ACT_REDRAW;
 }
 
+static unsigned act_registry(struct app *a)
+{
+	if (a->view == VIEW_REGISTRY)
+		a->view = VIEW_FLEET;
+	else
+		view_registry_open(a);
+	return ACT_REDRAW;
+}
+
 static unsigned act_filter(struct app *a)
 {
 	a->input = INPUT_FILTER;
@@ -581,6 +591,8 @@ static const struct key_binding keymap[] = {
 	{ KEY_F(6), NULL, NULL, act_log },
 	{ 'o', "o F4", "rollouts: progress, gates, devices; pause, approve, abort, roll back", act_rollouts },
 	{ KEY_F(4), NULL, NULL, act_rollouts },
+	{ 'm', "m F9", "the model registry: versions, metadata, devices on each", act_registry },
+	{ KEY_F(9), NULL, NULL, act_registry },
 	{ 'z', "z F7", "zoom the devices table", act_zoom },
 	{ KEY_F(7), NULL, NULL, act_zoom },
 	{ 't', "t F8", "next theme", act_theme },
@@ -752,6 +764,13 @@ static unsigned cmd_rollouts(struct app *a, const char *arg)
 	return ACT_REDRAW;
 }
 
+static unsigned cmd_registry(struct app *a, const char *arg)
+{
+	(void)arg;
+	view_registry_open(a);
+	return ACT_REDRAW;
+}
+
 static const struct command_entry {
 	const char *name, *args, *help;
 	command_fn fn;
@@ -765,6 +784,7 @@ static const struct command_entry {
 	{ "poll", "", "poll every device now", cmd_poll },
 	{ "log", "", "the command log", cmd_log },
 	{ "rollouts", "[ID]", "the rollouts view (a rollout by its number)", cmd_rollouts },
+	{ "registry", "", "the model registry and the devices on each version", cmd_registry },
 	{ "fkeys", "[on|off]", "show or hide the F-key bar", cmd_fkeys },
 	{ "mouse", "[on|off]", "mouse clicks and wheel", cmd_mouse },
 	{ "help", "", "keys and commands", cmd_help },
@@ -868,7 +888,7 @@ static void draw_keys(struct app *a)
 	WINDOW *w = a->w_keys;
 	if (!w)
 		return;
-	static const char *const labels[] = { "Help", "Sort", "Filter", "Rollout", "Poll", "Log", "Zoom", "Theme", "", "Quit" };
+	static const char *const labels[] = { "Help", "Sort", "Filter", "Rollout", "Poll", "Log", "Zoom", "Theme", "Models", "Quit" };
 	int x = 0, width = a->L.cols;
 	for (int i = 0; i < 10 && x < width; i++) {
 		if (!*labels[i])
@@ -1104,6 +1124,7 @@ void app_destroy(struct app *a)
 		return;
 	del(&a->w_header), del(&a->w_fac), del(&a->w_dev), del(&a->w_ev), del(&a->w_status), del(&a->w_keys);
 	del(&a->w_full);
+	view_registry_free(a);
 	model_free(&a->model);
 	rw_snapshot_free(a->rw);
 	confirm_clear(a);

@@ -26,7 +26,7 @@ enum {
 
 typedef enum { PANE_FACTORIES, PANE_DEVICES, PANE_EVENTS, PANE_COUNT } app_pane;
 
-typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_ROLLOUTS, VIEW_START, VIEW_COUNT } app_view_id;
+typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_ROLLOUTS, VIEW_START, VIEW_REGISTRY, VIEW_COUNT } app_view_id;
 
 typedef enum { INPUT_NONE, INPUT_FILTER, INPUT_COMMAND } app_input;
 
@@ -40,7 +40,7 @@ struct view_ops {
 	unsigned (*key)(struct app *a, int ch, bool *handled);
 };
 
-extern const struct view_ops view_fleet, view_detail, view_log, view_help, view_rollouts, view_start;
+extern const struct view_ops view_fleet, view_detail, view_log, view_help, view_rollouts, view_start, view_registry;
 
 struct app {
 	console_opts o;
@@ -103,6 +103,7 @@ struct app {
 	bool data_pending;          /* a cycle ended since */
 	bool quit;
 	uint64_t frames;
+	struct regview *regview;    /* the registry view's state (view_registry.c); NULL until opened */
 };
 
 int64_t app_mono_ms(void);
@@ -133,6 +134,10 @@ void app_start_clear(struct app *a);
 void app_open_rollouts(struct app *a, int64_t id);
 /* Scroll keys for the full views. */
 unsigned app_scroll_key(struct app *a, int ch, bool *handled);
+
+/* The registry view: opens it (reading the registry the first time); frees its state. */
+void view_registry_open(struct app *a);
+void view_registry_free(struct app *a);
 
 /* The console without its loop, for console_run() and the benchmark: made and
  * shown on the current terminal (initscr or newterm first, for attach). */

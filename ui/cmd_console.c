@@ -352,6 +352,7 @@ static int run(struct app *app, int argc, char **argv)
 		.inventories = (const char *const *)app->inv_args,
 		.ninventories = app->ninv_args,
 		.limit = o.limit,
+		.registry = app->cfg.registry,
 	};
 	if (console_run(&co, inv, mon, &err) < 0) {
 		fprintf(stderr, "fleetdeck: %s\n", err ? err : "the console failed");

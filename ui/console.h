@@ -23,6 +23,8 @@ typedef struct console_opts {
 	const char *const *inventories; /* the -i sources, for the rollout commands it runs */
 	size_t ninventories;
 	const char *limit;          /* the console's --limit, the start dialog's default */
+	const char *registry;       /* the settings file's model registry (NULL: none); the
+	                               inventory's model_registry comes first */
 } console_opts;
 
 /* Runs until the user quits. The terminal is restored on return, also on

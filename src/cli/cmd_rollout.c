@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 #include "inventory/pattern.h"
 #include "poll/poller.h"
+#include "registry/registry.h"
 #include "rollout/plan.h"
 #include "rollout/rolldb.h"
 #include "rollout/rollhttp.h"
@@ -437,48 +438,28 @@ static int spawn_runner(const char *path, int64_t id)
 	return ok ? 0 : -1;
 }
 
-/* The registry's index entry for name:version: the model's URL and SHA-256. */
-static int registry_lookup(const char *registry, const char *model, const char *version, char **url,
-			   char **sum, char **err)
+/* The registry's index entry for name:version: the model's URL and SHA-256, and
+ * the version as the index spells it (v3.2 finds 3.2). */
+static int registry_lookup(const char *location, const char *model, const char *version, char **url,
+			   char **sum, char **canonical, char **err)
 {
-	const char *scheme = strstr(registry, "://") ? "" : "http://";
-	size_t rl = strlen(registry);
-	while (rl && registry[rl - 1] == '/')
-		rl--;
-	char *base = xasprintf("%s%.*s", scheme, (int)rl, registry);
-	char *index = xasprintf("%s/models/index.json", base);
-	rollhttp_opts o = { .connect_ms = 5000, .timeout_ms = 30000, .max_bytes = 16 << 20 };
-	long code;
-	json_t *j = NULL;
-	char *why = NULL;
-	int rc = -1;
-	if (rollhttp_json(index, "GET", NULL, &o, &code, &j, &why)) {
-		*err = xasprintf("%s: %s", index, why);
-		free(why);
-	} else if (code != 200 || !json_is_object(j)) {
-		*err = xasprintf("%s: HTTP %ld%s", index, code, json_is_object(j) ? "" : ", not a JSON object");
-	} else {
-		char *key = xasprintf("%s:%s", model, version);
-		json_t *e = json_object_get(j, key);
-		const char *c = json_string_value(json_object_get(e, "checksum"));
-		bool hex = c && strlen(c) == 64 && strspn(c, "0123456789abcdefABCDEF") == 64;
-		if (!e)
-			*err = xasprintf("%s: no model %s in the registry", index, key);
-		else if (!hex)
-			*err = xasprintf("%s: %s has no SHA-256 checksum", index, key);
-		else {
-			*sum = xstrdup(c);
-			for (char *p = *sum; *p; p++)
-				if (*p >= 'A' && *p <= 'F')
-					*p = (char)(*p - 'A' + 'a');
-			*url = xasprintf("%s/models/%s-v%s-int8.onnx", base, model, version);
-			rc = 0;
-		}
-		free(key);
-	}
-	json_decref(j);
-	free(index);
+	char *base = registry_url_from_var(location);
+	registry_opts o = { .connect_ms = 5000, .timeout_ms = 30000 };
+	fd_registry *r = registry_open(base, &o, false, err);
 	free(base);
+	if (!r)
+		return -1;
+	const reg_entry *e = registry_find(r, model, version);
+	int rc = -1;
+	if (!e)
+		*err = xasprintf("%s: no model %s:%s in the registry", registry_index_source(r), model, version);
+	else {
+		*sum = xstrdup(e->checksum);
+		*url = registry_model_url(r, e);
+		*canonical = xstrdup(e->version);
+		rc = 0;
+	}
+	registry_free(r);
 	return rc;
 }
 
@@ -606,7 +587,7 @@ static int cmd_start(struct app *app, int argc, char **argv)
 	size_t n = 0, *sizes = NULL, nb = 0;
 	roll_dev *devs = NULL;
 	json_t *batches = json_array();
-	char *reg_owned = NULL, *url = NULL, *sum = NULL;
+	char *reg_owned = NULL, *url = NULL, *sum = NULL, *canonical = NULL;
 	struct dbs d = { 0 };
 	if (inv_pattern_limit(inv, hosts_pat, limit, &hosts, &n, &err) < 0) {
 		fprintf(stderr, "fleetdeck rollout start: %s\n", err);
@@ -672,11 +653,12 @@ static int cmd_start(struct app *app, int argc, char **argv)
 		fprintf(stderr, "fleetdeck rollout start: no model_registry in the inventory: give --registry\n");
 		goto out;
 	}
-	if (registry_lookup(registry, model, version, &url, &sum, &err)) {
+	if (registry_lookup(registry, model, version, &url, &sum, &canonical, &err)) {
 		fprintf(stderr, "fleetdeck rollout start: %s\n", err);
 		free(err);
 		goto out;
 	}
+	version = canonical;
 	if (dbs_open(app, &d, "start"))
 		goto out;
 	char *who = actor(), *bj = json_dumps(batches, JSON_COMPACT);
@@ -712,6 +694,7 @@ out:
 	free(reg_owned);
 	free(url);
 	free(sum);
+	free(canonical);
 	free(sizes);
 	free(hosts);
 	serial_free(&spec);

@@ -382,6 +382,11 @@ static int read_value(struct parser *ps, const char *key, fd_config *cfg)
 	} else if (strcmp(key, "db") == 0) {
 		free(cfg->db);
 		cfg->db = absolute_to(ps->path, v);
+	} else if (strcmp(key, "registry") == 0) {
+		if (!*v)
+			return fail(ps, line, "registry: expected a directory or an http(s) URL");
+		free(cfg->registry);
+		cfg->registry = strncmp(v, "http://", 7) && strncmp(v, "https://", 8) ? absolute_to(ps->path, v) : xstrdup(v);
 	} else {
 		return fail(ps, line, "unknown setting '%s'", key);
 	}
@@ -478,6 +483,7 @@ void config_free(fd_config *cfg)
 	config_strv_free(cfg->inventory, cfg->ninventory);
 	free(cfg->theme);
 	free(cfg->db);
+	free(cfg->registry);
 	free(cfg->ssh_known_hosts);
 	free(cfg->ssh_config);
 	fleet_rules_free(&cfg->rules);

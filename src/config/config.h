@@ -16,6 +16,8 @@ typedef struct fd_config {
 	bool read_only;    /* `read_only: true` */
 	char *theme;       /* `theme: NAME` */
 	char *db;          /* `db: PATH` */
+	char *registry;    /* `registry: DIR | URL` the model registry (a directory made absolute
+	                      against the file's dir, or an http(s) URL as written) */
 	poller_opts poll;  /* `poll:` forks, timeout, connect_timeout, interval, jitter,
 	                      slow_every, retries, backoff_max (times in seconds), over
 	                      poller_opts_default() */

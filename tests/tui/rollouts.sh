@@ -162,6 +162,12 @@ for h in $(echo "$HOSTS" | head -2); do set_dev "$h" '{"fault": null}'; done
 nrollouts() { "$FD" --db "$DB" rollout list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 keys main n
 expect "n opens the start dialog" main 'New rollout'
+expect "the dialog reads the registry of the inventory" main 'registry http://127.80.255.1:5000: 1 model'
+expect "the model and its latest version are chosen from the registry" main 'Version +< 3.2 +>'
+expect "... with the version's metadata" main 'latest +mAP [0-9.]+ +latency [0-9.]+ ms'
+keys main Down Left
+expect "Left/Right choose among the registry's versions" main 'Version +< 3.1 +>'
+keys main Up
 keys main C-u defect-detection Tab C-u 3.2 Tab C-u 'factory_a*' Tab C-u 3 Tab C-u 10 Tab C-u 'canary from the console'
 expect "the plan is previewed from the fields" main 'Plan: 4 devices in 2 batches \(3, 1\)'
 expect "... with each batch's devices" main 'batch 1 +3: edge-ams-01 edge-ams-02 edge-ams-03'
