@@ -29,6 +29,7 @@ static const struct command *const commands[] = {
 	&cmd_poll,
 	&cmd_rollout,
 	&cmd_drift,
+	&cmd_serve_metrics,
 	&cmd_version,
 	&cmd_help,
 };

@@ -61,6 +61,7 @@ extern const struct command cmd_report;
 extern const struct command cmd_poll;
 extern const struct command cmd_rollout;
 extern const struct command cmd_drift;
+extern const struct command cmd_serve_metrics;
 extern const struct command cmd_console; /* ui/cmd_console.c */
 
 #endif
