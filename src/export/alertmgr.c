@@ -129,7 +129,7 @@ json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const aler
 		const json_t *p = prev_find(prev, key);
 		const char *began = p ? json_string_value(json_object_get(p, "startsAt")) : NULL;
 		json_object_set_new(a, "startsAt", json_string(began ? began : now));
-		json_array_append(keep, a);
+		json_array_append_new(keep, json_deep_copy(a)); /* kept without endsAt: each run sets its own */
 		json_object_set_new(a, "endsAt", json_string(until));
 		if (o->generator_url)
 			json_object_set_new(a, "generatorURL", jstr(o->generator_url));
