@@ -428,9 +428,12 @@ static int send_alerts(struct app *app, const struct opts *o, const fleet_snapsh
 		.ttl_ms = o->alert_ttl_ms ? o->alert_ttl_ms : 900000,
 		.timeout_ms = 10000,
 	};
-	alertmgr_result r;
+	alertmgr_result r = { 0 };
 	char *err = NULL;
-	int rc = alertmgr_send(s, &ao, now_ms(), &r, &err);
+	/* the default state's directory is the history's, which --no-history never made */
+	int rc = o->alert_state ? 0 : atomicfile_make_parents(state, &err);
+	if (rc == 0)
+		rc = alertmgr_send(s, &ao, now_ms(), &r, &err);
 	if (r.warning)
 		fprintf(stderr, "fleetdeck report: alertmanager: %s\n", r.warning);
 	if (rc)

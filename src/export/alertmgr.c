@@ -10,7 +10,8 @@
 #include <string.h>
 #include <time.h>
 
-/* alertname per rule; a rule added later without a name here gets "Fleetdeck_<rule>". */
+/* alertname per rule; a rule added later without a name here gets "FleetdeckAlert" (its
+ * rule label still tells which). */
 static const char *const alertnames[FLEET_RULE_COUNT] = {
 	[FLEET_RULE_UNREACHABLE] = "DeviceUnreachable",
 	[FLEET_RULE_HEALTH] = "DeviceUnhealthy",
@@ -22,11 +23,7 @@ static const char *const alertnames[FLEET_RULE_COUNT] = {
 
 const char *alertmgr_alertname(fleet_rule r)
 {
-	static __thread char buf[64];
-	if (r >= 0 && r < FLEET_RULE_COUNT && alertnames[r])
-		return alertnames[r];
-	snprintf(buf, sizeof buf, "Fleetdeck_%s", fleet_rule_name(r));
-	return buf;
+	return r >= 0 && r < FLEET_RULE_COUNT && alertnames[r] ? alertnames[r] : "FleetdeckAlert";
 }
 
 bool alertmgr_url_ok(const char *url)
@@ -71,20 +68,21 @@ static char *alert_key(const json_t *labels)
 	return json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
-/* The previous state's alert with this key, or NULL. */
-static const json_t *prev_find(const json_t *prev, const char *key)
+/* The previous state's alerts by key (borrowed references into prev). */
+static json_t *prev_index(const json_t *prev)
 {
+	json_t *idx = json_object();
 	const json_t *alerts = prev ? json_object_get(prev, "alerts") : NULL;
 	size_t i;
-	const json_t *a;
+	json_t *a;
 	json_array_foreach(alerts, i, a) {
-		char *k = alert_key(json_object_get(a, "labels"));
-		bool same = k && !strcmp(k, key);
+		const json_t *labels = json_object_get(a, "labels");
+		char *k = json_is_object(labels) ? alert_key(labels) : NULL;
+		if (k && !json_object_get(idx, k))
+			json_object_set(idx, k, a);
 		free(k);
-		if (same)
-			return a;
 	}
-	return NULL;
+	return idx;
 }
 
 static json_t *firing_alert(const fleet_snapshot *s, const fleet_alert *a)
@@ -117,6 +115,7 @@ json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const aler
 	iso_time(now_ms + o->ttl_ms, until, sizeof until);
 	json_t *out = json_array(), *keep = json_array();
 	json_t *keys = json_object(); /* the firing ones' keys */
+	json_t *before = prev_index(prev);
 	for (size_t i = 0; i < s->nalerts; i++) {
 		json_t *a = firing_alert(s, &s->alerts[i]);
 		char *key = alert_key(json_object_get(a, "labels"));
@@ -126,7 +125,7 @@ json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const aler
 			continue;
 		}
 		json_object_set_new(keys, key, json_true());
-		const json_t *p = prev_find(prev, key);
+		const json_t *p = json_object_get(before, key);
 		const char *began = p ? json_string_value(json_object_get(p, "startsAt")) : NULL;
 		json_object_set_new(a, "startsAt", json_string(began ? began : now));
 		json_array_append_new(keep, json_deep_copy(a)); /* kept without endsAt: each run sets its own */
@@ -160,6 +159,7 @@ json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const aler
 		free(key);
 	}
 	json_decref(keys);
+	json_decref(before);
 	*state = json_pack("{s:i, s:o}", "version", 1, "alerts", keep);
 	return out;
 }
@@ -193,7 +193,7 @@ static int state_save(const char *path, const json_t *state, char **err)
 	size_t len = strlen(text);
 	text = xrealloc(text, len + 2);
 	text[len++] = '\n';
-	int rc = atomicfile_write(path, text, len, 0644, err);
+	int rc = atomicfile_write(path, text, len, 0600, err); /* as private as the history */
 	free(text);
 	return rc;
 }

@@ -50,3 +50,22 @@ int atomicfile_write(const char *path, const char *text, size_t len, mode_t mode
 	free(tmp);
 	return 0;
 }
+
+int atomicfile_make_parents(const char *path, char **err)
+{
+	char *p = xstrdup(path);
+	int rc = 0;
+	for (char *q = p + 1; *q; q++) {
+		if (*q != '/')
+			continue;
+		*q = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			*err = xasprintf("%s: cannot create directory %s: %s", path, p, strerror(errno));
+			rc = -1;
+			break;
+		}
+		*q = '/';
+	}
+	free(p);
+	return rc;
+}

@@ -13,4 +13,7 @@
  * failure. 0, or -1 with *err ("PATH: what: why"; caller frees). */
 int atomicfile_write(const char *path, const char *text, size_t len, mode_t mode, char **err);
 
+/* Creates the missing directories above path (mode 0700). 0, or -1 with *err. */
+int atomicfile_make_parents(const char *path, char **err);
+
 #endif
