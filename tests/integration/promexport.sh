@@ -296,6 +296,17 @@ stopped() { ! kill -0 $srv 2>/dev/null; }
 check "SIGTERM stops serve-metrics within 5 s" poll 50 stopped
 wait $srv; rc=$?
 check "...with exit 0, and the port is free again" test "$rc" -eq 0 -a -z "$(ss -Hltn src "$LISTEN" 2>/dev/null)"
+# with a fresh --db and history on: cycles recorded, no rollouts yet
+HDB=$tmp/hist.db
+"$FD" serve-metrics -i "$INI" --listen $LISTEN --interval 0.3 --db "$HDB" >/dev/null 2>"$tmp/srv2.err" &
+srv=$!
+pids+=($srv)
+check "serve-metrics --db (new database): answers with no rollouts" poll 100 at_least 2 && \
+	check "...fleetdeck_rollouts_active 0" grep -q '^fleetdeck_rollouts_active 0$' "$tmp/srv.prom"
+kill -TERM $srv
+wait $srv; rc=$?
+samples() { "$FD" history --db "$HDB" samples "${hosts[0]}" --json | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+check "...exit 0 on SIGTERM, and its cycles are in the history" test "$rc" -eq 0 -a "$(samples)" -ge 2 || cat "$tmp/srv2.err"
 for l in 127.84.11.1 127.84.11.1:0 127.84.11.1:http localhost:9464 300.1.1.1:80 "[::1:80" ""; do
 	"$FD" serve-metrics -i "$INI" --listen "$l" >/dev/null 2>"$tmp/l.err"; rc=$?
 	check "--listen '$l': exit 2 and a clear error" test "$rc" -eq 2 -a -n "$(grep -- '--listen' "$tmp/l.err")"
