@@ -109,11 +109,20 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			      const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
-	(void)version, (void)upload_data, (void)upload_size, (void)con_cls;
+	(void)version, (void)upload_data;
 	metricsrv *s = cls;
+	/* anything with a body is refused at once (MHD then closes the connection) */
+	if ((strcmp(method, "GET") && strcmp(method, "HEAD")) || *upload_size) {
+		atomic_fetch_add(&s->requests, 1);
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD, without a body\n");
+	}
+	/* a GET is answered on the second call, once the request is complete: a response
+	 * queued before that makes MHD close the connection instead of keeping it alive */
+	if (!*con_cls) {
+		*con_cls = s; /* a marker: the request was seen once */
+		return MHD_YES;
+	}
 	atomic_fetch_add(&s->requests, 1);
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
 	if (!strcmp(url, "/"))
 		return reply(c, MHD_HTTP_OK, "fleetdeck serve-metrics: the fleet's metrics are at /metrics\n");
 	if (strcmp(url, "/metrics"))

@@ -113,7 +113,8 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-/* Appends v escaped: always \\ and \n; \" too inside label values. */
+/* Appends v escaped: always \\ and \n; \" too inside label values; in HELP text (quote
+ * false) other control characters but tab become spaces. */
 static void put_escaped(expo *e, const char *v, bool quote)
 {
 	const unsigned char *s = (const unsigned char *)v;
@@ -130,6 +131,8 @@ static void put_escaped(expo *e, const char *v, bool quote)
 			puts_(e, "\\n");
 		else if (*s == '"' && quote)
 			puts_(e, "\\\"");
+		else if (!quote && (*s < 0x20 || *s == 0x7f) && *s != '\t')
+			puts_(e, " "); /* HELP text has no escape for them, and a \r would be lost */
 		else
 			put(e, (const char *)s, n);
 		s += n;

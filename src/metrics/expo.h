@@ -7,7 +7,8 @@
  * backslash, double quote and newline are escaped as the format asks, and bytes
  * that are not valid UTF-8 become U+FFFD, so nothing in a value can end the
  * sample, start another line or make the exposition unreadable. HELP text gets
- * the same treatment (backslash and newline). Names are the caller's constants
+ * the same treatment (backslash and newline), and its other control characters
+ * but tab become spaces. Names are the caller's constants
  * and are checked: a bad one is a programming error, caught by expo_error(). */
 #ifndef FLEETDECK_METRICS_EXPO_H
 #define FLEETDECK_METRICS_EXPO_H

@@ -97,7 +97,7 @@ static void test_round_trip(void **state)
 	expo_family(e, "fleetdeck_test_info", "gauge", "Help with a \\ backslash\nand a newline.");
 	for (size_t i = 0; i < n; i++)
 		expo_sample(e, (const char *const[]){ "device", hostile[i], "factory", NULL, "k", "v", NULL }, (double)i);
-	expo_family(e, "fleetdeck_test_total", "counter", "A counter.");
+	expo_family(e, "fleetdeck_test_total", "counter", "A counter\r with\x1b control characters.");
 	expo_sample(e, NULL, 7);
 	assert_null(expo_error(e));
 	size_t len;
@@ -111,6 +111,7 @@ static void test_round_trip(void **state)
 	assert_string_equal(d->families[0].help, "Help with a \\ backslash\nand a newline.");
 	assert_int_equal(d->families[0].type, PROM_GAUGE);
 	assert_int_equal(d->families[1].type, PROM_COUNTER);
+	assert_string_equal(d->families[1].help, "A counter  with  control characters.");
 	assert_int_equal(d->nsamples, n + 1);
 	for (size_t i = 0; i < n; i++) {
 		const prom_sample *s = &d->samples[i];
