@@ -238,6 +238,8 @@ EOF
 ctl "/devices/${hosts[5]}/set" '{"fault": "refused"}'
 down() { scrape && grep -q "^fleetdeck_device_state{device=\"${hosts[5]}\",factory=\"[a-z_]*\",state=\"unreachable\"} 1$" "$tmp/srv.prom"; }
 check "serve-metrics follows the fleet: a device refused shows unreachable" poll 100 down
+keepalive() { curl -sv --max-time 5 "http://$LISTEN/metrics" "http://$LISTEN/metrics" -o /dev/null -o /dev/null 2>&1 | grep -q 'Re-using existing connection'; }
+check "serve-metrics keeps a scraper's connection alive between requests" keepalive
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 check "serve-metrics: another path is 404, POST is 405" test "$(code "http://$LISTEN/nope")" = 404 -a \
 	"$(code -X POST -d x "http://$LISTEN/metrics")" = 405
