@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"A Prometheus exporter: polls every selected device each interval (as the console does)\n"
 		"and answers GET /metrics with the fleet's metrics (the same as `--report --format\n"
 		"prometheus`), plus the rollouts of the history database when --db is given.\n"
-		"SIGTERM or SIGINT stop it.\n"
+		"SIGTERM, SIGINT or SIGHUP stop it.\n"
 		"\n"
 		"  -L, --listen ADDR:PORT  where to listen: an IPv4 address or [IPv6], and a port\n"
 		"  -l, --limit PATTERN     only the hosts matching an Ansible host pattern\n"
