@@ -126,6 +126,15 @@ assert len(err) == 5 and all(0 <= x <= 1 for x in err.values()), err
 EOF
 check "no timestamps on samples (the textfile collector refuses them)" test -z "$(grep -v '^#' "$tmp/bad.prom" | awk 'NF != 2')"
 
+# ---- a host that cannot be polled (a bad variable): counted, not a fake device ----
+printf '[g]\nbadport ansible_host=127.84.10.200 fleetdeck_agent_port=http\n%s ansible_host=%s\n' "${hosts[0]}" "${addrs[0]}" >"$tmp/badvar.ini"
+"$FD" --report -i "$tmp/badvar.ini" --no-history --format prometheus >"$tmp/skip.prom" 2>"$tmp/skip.err"; rc=$?
+skipped_ok() {
+	test "$rc" -eq 0 -a "$(grep -c '^fleetdeck_devices_not_polled 1$' "$tmp/skip.prom")" = 1 -a \
+		"$(grep -c '^fleetdeck_device_up{' "$tmp/skip.prom")" = 1 && promcheck "$tmp/skip.prom"
+}
+check "a host with a bad variable: exit 0, promtool passes, fleetdeck_devices_not_polled 1, one device" skipped_ok
+
 # ---- names with quotes, backslashes and newlines ----
 cat >"$tmp/odd.yml" <<EOF
 all:
@@ -298,6 +307,17 @@ stopped() { ! kill -0 $srv 2>/dev/null; }
 check "SIGTERM stops serve-metrics within 5 s" poll 50 stopped
 wait $srv; rc=$?
 check "...with exit 0, and the port is free again" test "$rc" -eq 0 -a -z "$(ss -Hltn src "$LISTEN" 2>/dev/null)"
+# IPv6 loopback, where the machine has it
+if ip -6 addr show dev lo 2>/dev/null | grep -q 'inet6 ::1/'; then
+	"$FD" serve-metrics -i "$INI" --listen '[::1]:19464' --interval 0.3 >/dev/null 2>"$tmp/v6.err" &
+	srv=$!
+	pids+=($srv)
+	v6() { curl -sf --max-time 5 'http://[::1]:19464/metrics' | grep -q '^fleetdeck_devices{state="healthy"}'; }
+	check "serve-metrics --listen '[::1]:19464' serves over IPv6" poll 100 v6 || cat "$tmp/v6.err"
+	kill -TERM $srv
+	wait $srv
+fi
+
 # with a fresh --db and history on: cycles recorded, no rollouts yet
 HDB=$tmp/hist.db
 "$FD" serve-metrics -i "$INI" --listen $LISTEN --interval 0.3 --db "$HDB" >/dev/null 2>"$tmp/srv2.err" &

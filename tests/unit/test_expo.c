@@ -218,7 +218,17 @@ static void test_alert_payload(void **state)
 	assert_non_null(h);
 	assert_null(json_object_get(json_object_get(h, "labels"), "factory")); /* none: no empty label */
 	assert_int_equal(json_array_size(json_object_get(st1, "alerts")), 2);
+	assert_null(json_object_get(u, "generatorURL"));
+	assert_null(json_object_get(json_array_get(json_object_get(st1, "alerts"), 0), "endsAt")); /* not kept */
 	json_decref(p);
+	o.generator_url = "http://fleetdeck.example/report";
+	json_t *stg = NULL;
+	p = alertmgr_payload(&s, NULL, &o, t0, &stg, &nf);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(p, 0), "generatorURL")),
+			    "http://fleetdeck.example/report");
+	json_decref(p);
+	json_decref(stg);
+	o.generator_url = NULL;
 
 	/* a minute later: the hot one still fires (its startsAt kept), the unreachable one resolved */
 	fleet_alert a2[] = { a1[1] };
