@@ -4,8 +4,9 @@
 # temperatures, versions, alerts, factory counts, cycle duration), device and factory names
 # with quotes, backslashes and newlines, --output replaced atomically and read by the real
 # node_exporter's textfile collector; `serve-metrics` scraped with curl and promtool, its
-# rollout metrics from a real rollout database, 404/405, bad --listen, an address in use,
-# abusive clients (per-address limit, idle timeout) while polling goes on, SIGTERM.
+# rollout metrics from a real rollout database, scraped by the real Prometheus; keep-alive,
+# 404/405, bad --listen, an address in use, IPv6, abusive clients (per-address limit, idle
+# timeout) while polling goes on, SIGTERM, history recorded with --db.
 # Addresses 127.84.10-19.x. Waits are ready files and bounded polls.
 . "$(dirname "${BASH_SOURCE[0]}")/lib/simtest.sh"
 unset FLEETDECK_INVENTORY
@@ -252,6 +253,34 @@ check "serve-metrics keeps a scraper's connection alive between requests" keepal
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 check "serve-metrics: another path is 404, POST is 405" test "$(code "http://$LISTEN/nope")" = 404 -a \
 	"$(code -X POST -d x "http://$LISTEN/metrics")" = 405
+
+# a real Prometheus scraping serve-metrics
+PROM=$(command -v prometheus || true)
+if [ -n "$PROM" ]; then
+	mkdir -p "$tmp/prom"
+	cat >"$tmp/prom/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: fleetdeck
+    static_configs:
+      - targets: ["$LISTEN"]
+EOF
+	"$PROM" --config.file="$tmp/prom/prometheus.yml" --storage.tsdb.path="$tmp/prom/data" \
+		--web.listen-address=127.84.13.1:9090 >"$tmp/prom/log" 2>&1 &
+	prom=$!
+	pids+=($prom)
+	q() { curl -sf --max-time 5 "http://127.84.13.1:9090/api/v1/query" --data-urlencode "query=$1" -o "$tmp/q.json" &&
+		"$PY" -c "import json,sys; r=json.load(open('$tmp/q.json'))['data']['result']; sys.exit(not (len(r) == 1 and r[0]['value'][1] == sys.argv[1]))" "$2"; }
+	check "Prometheus scrapes serve-metrics: up{job=\"fleetdeck\"} is 1" poll 300 q 'up{job="fleetdeck"}' 1 || tail -5 "$tmp/prom/log"
+	check "...and sees the fleet: 6 devices with a GPU temperature, 1 unreachable" q \
+		'count(fleetdeck_device_gpu_temperature_celsius) + on() fleetdeck_devices{state="unreachable"}' 6
+	check "...and the rollout that waits for approval" q 'fleetdeck_rollout_info{state="awaiting_approval"}' 1
+	kill $prom
+	wait $prom 2>/dev/null
+else
+	bad "prometheus is installed (packaging/install-deps.sh)"
+fi
 
 # abusive clients: 20 idle connections from one address, while another address scrapes
 "$PY" - "$LISTEN" >"$tmp/abuse.out" 2>&1 <<'EOF' &
