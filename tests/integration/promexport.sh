@@ -254,13 +254,23 @@ code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
 check "serve-metrics: another path is 404, POST is 405" test "$(code "http://$LISTEN/nope")" = 404 -a \
 	"$(code -X POST -d x "http://$LISTEN/metrics")" = 405
 
-# a real Prometheus scraping serve-metrics
+# the alerting rules shipped for Prometheus: valid, and their own unit tests pass
+RULES=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../packaging/prometheus" && pwd)
+quiet() { "$@" >"$tmp/quiet.out" 2>&1 || { cat "$tmp/quiet.out"; return 1; }; }
+check "packaging/prometheus/fleetdeck.rules.yml: promtool check rules" quiet promtool check rules "$RULES/fleetdeck.rules.yml"
+check "packaging/prometheus/fleetdeck.rules.test.yml: promtool test rules" \
+	quiet sh -c 'cd "$1" && promtool test rules fleetdeck.rules.test.yml' sh "$RULES"
+
+# a real Prometheus scraping serve-metrics, with those rules
 PROM=$(command -v prometheus || true)
 if [ -n "$PROM" ]; then
 	mkdir -p "$tmp/prom"
 	cat >"$tmp/prom/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - $RULES/fleetdeck.rules.yml
 scrape_configs:
   - job_name: fleetdeck
     static_configs:
@@ -276,6 +286,11 @@ EOF
 	check "...and sees the fleet: 6 devices with a GPU temperature, 1 unreachable" q \
 		'count(fleetdeck_device_gpu_temperature_celsius) + on() fleetdeck_devices{state="unreachable"}' 6
 	check "...and the rollout that waits for approval" q 'fleetdeck_rollout_info{state="awaiting_approval"}' 1
+	pending() { curl -sf --max-time 5 "http://127.84.13.1:9090/api/v1/alerts" -o "$tmp/alerts.json" && "$PY" -c "
+import json, sys; a = json.load(open('$tmp/alerts.json'))['data']['alerts']
+sys.exit(not any(x['labels']['alertname'] == 'FleetdeckDeviceUnreachable' and x['labels']['device'] == sys.argv[1]
+                 and x['state'] == 'pending' for x in a))" "${hosts[5]}"; }
+	check "...and its rules hold FleetdeckDeviceUnreachable pending for the refused device" poll 100 pending
 	kill $prom
 	wait $prom 2>/dev/null
 else
