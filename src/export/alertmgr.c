@@ -116,6 +116,14 @@ json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const aler
 	json_t *out = json_array(), *keep = json_array();
 	json_t *keys = json_object(); /* the firing ones' keys */
 	json_t *before = prev_index(prev);
+	/* the device labels of this report's devices, as firing_alert writes them: an alert of a
+	 * device this report did not poll (another --limit) is neither resolved nor forgotten */
+	json_t *polled = json_object();
+	for (size_t i = 0; i < s->ndevs; i++) {
+		json_t *d = jstr(s->devs[i].host);
+		json_object_set_new(polled, json_string_value(d), json_true());
+		json_decref(d);
+	}
 	for (size_t i = 0; i < s->nalerts; i++) {
 		json_t *a = firing_alert(s, &s->alerts[i]);
 		char *key = alert_key(json_object_get(a, "labels"));
@@ -142,8 +150,12 @@ json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const aler
 	const json_t *p;
 	json_array_foreach(alerts, i, p) {
 		const json_t *labels = json_object_get(p, "labels");
-		char *key = labels ? alert_key(labels) : NULL;
-		if (key && !json_object_get(keys, key)) {
+		char *key = json_is_object(labels) ? alert_key(labels) : NULL;
+		const char *dev = json_string_value(json_object_get(labels, "device"));
+		if (key && !json_object_get(keys, key) && (!dev || !json_object_get(polled, dev))) {
+			json_object_set_new(keys, key, json_true()); /* kept once, as it was */
+			json_array_append_new(keep, json_deep_copy(p));
+		} else if (key && !json_object_get(keys, key)) {
 			json_object_set_new(keys, key, json_false());
 			json_t *a = json_object();
 			json_object_set(a, "labels", (json_t *)labels);
@@ -160,6 +172,7 @@ json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const aler
 	}
 	json_decref(keys);
 	json_decref(before);
+	json_decref(polled);
 	*state = json_pack("{s:i, s:o}", "version", 1, "alerts", keep);
 	return out;
 }

@@ -37,8 +37,10 @@ const char *alertmgr_alertname(fleet_rule r);
 
 /* The payload for snapshot s at now_ms, given the previous state (NULL: none):
  * the firing alerts (startsAt kept from prev when the same labels were firing
- * there) and the previous ones no longer firing (endsAt = now). *state gets
- * the state to keep if the post succeeds: the firing alerts. The first
+ * there) and the previous ones of s's devices no longer firing (endsAt =
+ * now). *state gets the state to keep if the post succeeds: the firing alerts,
+ * and the previous ones of devices s does not hold (a report with another
+ * --limit), unchanged. The first
  * *nfiring entries are the firing ones, the rest resolved. Pure. Both new
  * references. */
 json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const alertmgr_opts *o, int64_t now_ms,

@@ -93,6 +93,13 @@ check "the state file beside the history database holds both alerts" "$PY" -c "
 import json; s = json.load(open('$STATE')); assert len(s['alerts']) == 2, s"
 starts_hot=$("$PY" -c "import json; print([a['startsAt'] for a in json.load(open('$tmp/active.json')) if a['labels']['alertname'] == 'GpuTemperatureHigh'][0])")
 
+# ---- a report of other devices (--limit) resolves nothing of these ----
+"$FD" --report -i "$INI" --db "$DB" --limit "${hosts[0]}" --alertmanager "$AM" >/dev/null 2>"$tmp/rl.err"; rc=$?
+check "a report with --limit of a healthy device: exit 0, nothing on stderr" test "$rc" -eq 0 -a ! -s "$tmp/rl.err"
+check "...both alerts still active in Alertmanager" has_alerts "DeviceUnreachable/${hosts[1]}" "GpuTemperatureHigh/${hosts[2]}"
+check "...and both still in the state file" "$PY" -c "
+import json; s = json.load(open('$STATE')); assert len(s['alerts']) == 2, s"
+
 # ---- the unreachable device is back: its alert resolves, the hot one stays ----
 ctl "/devices/${hosts[1]}/set" '{"fault": null}'
 "$FD" --report -i "$INI" --db "$DB" --alertmanager "$AM" >/dev/null 2>"$tmp/r2.err"; rc=$?

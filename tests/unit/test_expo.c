@@ -249,6 +249,21 @@ static void test_alert_payload(void **state)
 	assert_int_equal(json_array_size(json_object_get(st2, "alerts")), 1);
 	json_decref(p);
 
+	/* an alert of a device this report did not poll (another --limit): kept, not resolved */
+	json_t *other = json_pack("{s:{s:s, s:s, s:s}, s:{}, s:s}", "labels", "alertname", "DeviceUnreachable", "device",
+				  "edge-elsewhere", "severity", "critical", "annotations", "startsAt",
+				  "2026-12-01T09:00:00.000Z");
+	json_t *st2b = json_deep_copy(st2), *st2c = NULL;
+	json_array_append_new(json_object_get(st2b, "alerts"), other);
+	p = alertmgr_payload(&s, st2b, &o, t0 + 90000, &st2c, &nf);
+	assert_int_equal(json_array_size(p), 1); /* the hot one, firing; nothing resolved */
+	assert_int_equal(nf, 1);
+	assert_int_equal(json_array_size(json_object_get(st2c, "alerts")), 2);
+	assert_non_null(find_alert(json_object_get(st2c, "alerts"), "DeviceUnreachable", "edge-elsewhere"));
+	json_decref(p);
+	json_decref(st2b);
+	json_decref(st2c);
+
 	/* nothing fires: the last one resolved; then nothing at all to send */
 	s = snap_with(NULL, 0);
 	json_t *st3 = NULL, *st4 = NULL;
