@@ -5,10 +5,13 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 /* alertname per rule; a rule added later without a name here gets "FleetdeckAlert" (its
  * rule label still tells which). */
@@ -270,6 +273,13 @@ static int post(const alertmgr_opts *o, const char *json, char **err)
 int alertmgr_send(const fleet_snapshot *s, const alertmgr_opts *o, int64_t now_ms, alertmgr_result *r, char **err)
 {
 	memset(r, 0, sizeof *r);
+	/* reports running at once (cron jobs with different --limits) take turns on the state:
+	 * read, post, write under an exclusive lock on a file beside it */
+	char *lock_path = xasprintf("%s.lock", o->state_path);
+	int lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lock_path);
+	while (lock >= 0 && flock(lock, LOCK_EX) != 0 && errno == EINTR)
+		;
 	json_t *prev = state_load(o->state_path, &r->warning);
 	json_t *state = NULL;
 	size_t nfiring = 0;
@@ -304,6 +314,8 @@ int alertmgr_send(const fleet_snapshot *s, const alertmgr_opts *o, int64_t now_m
 	json_decref(state);
 	json_decref(payload);
 	json_decref(prev);
+	if (lock >= 0)
+		close(lock); /* releases the lock */
 	return rc;
 }
 

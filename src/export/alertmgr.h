@@ -47,7 +47,8 @@ json_t *alertmgr_payload(const fleet_snapshot *s, const json_t *prev, const aler
 			 json_t **state, size_t *nfiring);
 
 /* Reads the state, posts the payload, writes the new state (on failure: the
- * firing alerts plus the ones still to resolve). 0, or -1 with *err (what
+ * firing alerts plus the ones still to resolve), all under an exclusive
+ * flock() on STATE.lock, so runs at once take turns. 0, or -1 with *err (what
  * failed, Alertmanager's answer if it gave one). r is filled either way;
  * clear it with alertmgr_result_clear. */
 int alertmgr_send(const fleet_snapshot *s, const alertmgr_opts *o, int64_t now_ms, alertmgr_result *r, char **err);

@@ -129,6 +129,22 @@ check "...resolves the hot alert: nothing active in Alertmanager" poll 50 has_al
 check "...and the state is empty" "$PY" -c "
 import json; s = json.load(open('$STATE')); assert s['alerts'] == [], s"
 
+# ---- runs at once take turns on the state file (flock on STATE.lock) ----
+flock "$STATE.lock" -c "touch '$tmp/held'; while [ ! -e '$tmp/release' ]; do sleep 0.05; done" &
+holder=$!
+pids+=($holder)
+held() { [ -e "$tmp/held" ]; }
+poll 100 held
+"$FD" --report -i "$INI" --db "$DB" --alertmanager "$AM" >/dev/null 2>&1 &
+waiter=$!
+running() { kill -0 $waiter 2>/dev/null; }
+sleep 0.5 # a window in which it would have finished (it takes about 0.1 s): what is checked is that it did not
+check "a report waits while another holds the state's lock" running
+touch "$tmp/release"
+wait $waiter; rc=$?
+check "...and goes on once it is released (exit 0)" test "$rc" -eq 0
+wait $holder 2>/dev/null
+
 # ---- options ----
 "$FD" --report -i "$INI" --no-history --alertmanager 127.84.21.1:9093 >/dev/null 2>"$tmp/o.err"; rc=$?
 check "--alertmanager without a scheme: exit 2, said so" test "$rc" -eq 2 -a -n "$(grep 'expected an http:// or https:// URL' "$tmp/o.err")"
