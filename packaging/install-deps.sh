@@ -12,7 +12,7 @@ PACKAGES=(
   libcmocka-dev ansible-core python3 python3-yaml clang libclang-rt-14-dev valgrind
   tmux openssh-server openssh-client sqlite3 iproute2 procps time hyperfine
   locales ncurses-term util-linux curl python3-prometheus-client prometheus-node-exporter
-  python3-numpy python3-scipy
+  python3-numpy python3-scipy prometheus prometheus-alertmanager
 )
 
 missing=()

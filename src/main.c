@@ -30,6 +30,7 @@ static const struct command *const commands[] = {
 	&cmd_rollout,
 	&cmd_drift,
 	&cmd_registry,
+	&cmd_serve_metrics,
 	&cmd_version,
 	&cmd_help,
 };

@@ -62,6 +62,7 @@ extern const struct command cmd_poll;
 extern const struct command cmd_rollout;
 extern const struct command cmd_drift;
 extern const struct command cmd_registry;
+extern const struct command cmd_serve_metrics;
 extern const struct command cmd_console; /* ui/cmd_console.c */
 
 #endif

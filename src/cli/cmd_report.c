@@ -1,10 +1,13 @@
 /* cmd_report: `fleetdeck --report` / `fleetdeck report`: one poll cycle over the inventory, an ALERT block per alerting device, for cron. */
 #include "cli/cli.h"
+#include "export/alertmgr.h"
+#include "export/promfleet.h"
 #include "fleet/history.h"
 #include "fleet/fleet.h"
 #include "metrics/devmetrics.h"
 #include "poll/poller.h"
 #include "store/store.h"
+#include "util/atomicfile.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
@@ -21,9 +24,10 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: fleetdeck --report [-i INVENTORY]... [--limit PATTERN] [--forks N] [--timeout S]\n"
-		"                          [--connect-timeout S] [--format text|json] [--quiet]\n"
-		"                          [--db FILE | --no-history] [--gpu-temp-warn C] [--gpu-temp-crit C]\n"
-		"                          [--expected-version V]\n"
+		"                          [--connect-timeout S] [--format text|json|prometheus] [--quiet]\n"
+		"                          [--output FILE] [--db FILE | --no-history] [--gpu-temp-warn C]\n"
+		"                          [--gpu-temp-crit C] [--expected-version V]\n"
+		"                          [--alertmanager URL [--alert-state FILE] [--alert-ttl S]]\n"
 		"       fleetdeck report ...  (the same)\n"
 		"\n"
 		"Polls every selected device once (GET /status, /health, /metrics and /drift, in\n"
@@ -36,8 +40,11 @@ static void usage(FILE *f)
 		"  -T, --timeout S         seconds allowed for each request, retries included (default 5)\n"
 		"      --connect-timeout S seconds allowed for a connection (default 2)\n"
 		"      --retries N         quick retries of a failed connection (default 1)\n"
-		"      --format F          text (default) or json (stable keys, for scripts)\n"
+		"      --format F          text (default), json (stable keys, for scripts) or prometheus\n"
+		"                          (the text exposition format, for node_exporter's textfile collector)\n"
 		"      --json              the same as --format json\n"
+		"  -o, --output FILE       with --format prometheus: write FILE (through a temporary file\n"
+		"                          renamed over it, as the textfile collector needs), not stdout\n"
 		"  -q, --quiet             print nothing when nothing alerts (for `cron | mail`)\n"
 		"      --db FILE           record the cycle and its alerts in this history database\n"
 		"      --no-history        record nothing\n"
@@ -45,10 +52,17 @@ static void usage(FILE *f)
 		"      --gpu-temp-crit C   GPU temperature critical threshold (default 90)\n"
 		"      --expected-version V  the model version every device should run (default: each\n"
 		"                          model's most common version)\n"
+		"      --alertmanager URL  also post the alerts to this Alertmanager (API v2), and resolve\n"
+		"                          the ones the previous run posted that no longer fire\n"
+		"      --alert-state FILE  what was posted, kept for the next run (default: the history\n"
+		"                          database's path with .alertmanager.json added)\n"
+		"      --alert-ttl S       a posted alert stays active this long unless posted again\n"
+		"                          (default 900; keep it above the report's interval)\n"
 		"\n"
 		"Alert rules: unreachable, health (degraded or unhealthy, or a bad answer), gpu_temp,\n"
 		"version_skew, drift; thresholds also from `alerts:` in the settings file.\n"
-		"Exit status: 0 no alerts; 1 alerts; 2 could not run (usage, inventory, history).\n");
+		"Exit status: 0 no alerts; 1 alerts; 2 could not run (usage, inventory, history, --output);\n"
+		"3 the report ran but Alertmanager could not be reached or refused the alerts.\n");
 }
 
 struct opts {
@@ -58,7 +72,12 @@ struct opts {
 	int forks, timeout_ms, connect_timeout_ms, retries;
 	double temp_warn, temp_crit;
 	const char *expected;
+	bool prom;
+	const char *output, *alertmanager, *alert_state;
+	int alert_ttl_ms;
 };
+
+enum { EXIT_ALERTMANAGER = 3 };
 
 static int64_t now_ms(void)
 {
@@ -106,7 +125,7 @@ static int parse_temp(const char *opt, const char *s, double *out)
 	return 0;
 }
 
-enum { O_CONNECT = 256, O_RETRIES, O_FORMAT, O_JSON, O_DB, O_NO_HISTORY, O_WARN, O_CRIT, O_EXPECTED };
+enum { O_CONNECT = 256, O_RETRIES, O_FORMAT, O_JSON, O_DB, O_NO_HISTORY, O_WARN, O_CRIT, O_EXPECTED, O_AM, O_AM_STATE, O_AM_TTL };
 
 static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
 {
@@ -125,12 +144,16 @@ static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
 		{ "gpu-temp-warn", required_argument, NULL, O_WARN },
 		{ "gpu-temp-crit", required_argument, NULL, O_CRIT },
 		{ "expected-version", required_argument, NULL, O_EXPECTED },
+		{ "output", required_argument, NULL, 'o' },
+		{ "alertmanager", required_argument, NULL, O_AM },
+		{ "alert-state", required_argument, NULL, O_AM_STATE },
+		{ "alert-ttl", required_argument, NULL, O_AM_TTL },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:l:f:T:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:l:f:T:qho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': cli_add_inventory(app, optarg); break;
 		case 'l': o->limit = optarg; break;
@@ -151,11 +174,13 @@ static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
 				return EXIT_USAGE;
 			break;
 		case O_FORMAT:
-			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
-				fprintf(stderr, "fleetdeck report: --format: expected text or json, got '%s'\n", optarg);
+			if (strcmp(optarg, "text") && strcmp(optarg, "json") && strcmp(optarg, "prometheus")) {
+				fprintf(stderr, "fleetdeck report: --format: expected text, json or prometheus, got '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			o->json = !strcmp(optarg, "json");
+			o->prom = !strcmp(optarg, "prometheus");
 			break;
 		case O_JSON: o->json = true; break;
 		case 'q': o->quiet = true; break;
@@ -176,12 +201,34 @@ static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
 			}
 			o->expected = optarg;
 			break;
+		case 'o': o->output = optarg; break;
+		case O_AM:
+			if (!alertmgr_url_ok(optarg)) {
+				fprintf(stderr, "fleetdeck report: --alertmanager: expected an http:// or https:// URL, got '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			o->alertmanager = optarg;
+			break;
+		case O_AM_STATE: o->alert_state = optarg; break;
+		case O_AM_TTL:
+			if (parse_seconds("--alert-ttl", optarg, &o->alert_ttl_ms))
+				return EXIT_USAGE;
+			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "fleetdeck report: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (o->output && !o->prom) {
+		fprintf(stderr, "fleetdeck report: --output is for --format prometheus\n");
+		return EXIT_USAGE;
+	}
+	if ((o->alert_state || o->alert_ttl_ms) && !o->alertmanager) {
+		fprintf(stderr, "fleetdeck report: --alert-state and --alert-ttl go with --alertmanager\n");
 		return EXIT_USAGE;
 	}
 	return -1;
@@ -348,6 +395,56 @@ static char *db_path(struct app *app, const struct opts *o)
 	return app->cfg.db ? xstrdup(app->cfg.db) : store_default_path();
 }
 
+/* The report as Prometheus metrics (export/promfleet.c), on stdout or into --output. */
+static int print_prometheus(const fleet_snapshot *s, const poll_cycle_info *info, size_t skipped,
+			    const char *output, char **err)
+{
+	expo *e = expo_new();
+	promfleet_info pi = { .cycle = info, .skipped = skipped };
+	promfleet_write(e, s, &pi);
+	size_t len;
+	const char *text = expo_text(e, &len);
+	int rc = 0;
+	if (expo_error(e)) {
+		*err = xasprintf("internal: %s", expo_error(e));
+		rc = -1;
+	} else if (output) {
+		rc = atomicfile_write(output, text, len, 0644, err);
+	} else {
+		fwrite(text, 1, len, stdout);
+	}
+	expo_free(e);
+	return rc;
+}
+
+/* The alerts to Alertmanager (export/alertmgr.c); the state beside the history. */
+static int send_alerts(struct app *app, const struct opts *o, const fleet_snapshot *s)
+{
+	char *db = o->alert_state ? NULL : db_path(app, o);
+	char *state = o->alert_state ? xstrdup(o->alert_state) : xasprintf("%s.alertmanager.json", db);
+	alertmgr_opts ao = {
+		.url = o->alertmanager,
+		.state_path = state,
+		.ttl_ms = o->alert_ttl_ms ? o->alert_ttl_ms : 900000,
+		.timeout_ms = 10000,
+	};
+	alertmgr_result r = { 0 };
+	char *err = NULL;
+	/* the default state's directory is the history's, which --no-history never made */
+	int rc = o->alert_state ? 0 : atomicfile_make_parents(state, &err);
+	if (rc == 0)
+		rc = alertmgr_send(s, &ao, now_ms(), &r, &err);
+	if (r.warning)
+		fprintf(stderr, "fleetdeck report: alertmanager: %s\n", r.warning);
+	if (rc)
+		fprintf(stderr, "fleetdeck report: alertmanager: %s\n", err);
+	alertmgr_result_clear(&r);
+	free(err);
+	free(state);
+	free(db);
+	return rc;
+}
+
 /* The cycle, its samples and its alerts into the history (fleet/history.c, as the console). */
 static int record(const char *path, const fleet_snapshot *s, const poll_cycle_info *info, char **err)
 {
@@ -431,7 +528,14 @@ static int run(struct app *app, int argc, char **argv)
 	fleet_apply(fl, devmetrics_merge(dm, res, n), n);
 	snap = fleet_snapshot_take(fl, now_ms());
 	rc = snap->nalerts ? EXIT_FINDINGS : EXIT_OK;
-	if (o.json)
+	if (o.prom) {
+		if (print_prometheus(snap, &info, skipped, o.output, &err)) {
+			fprintf(stderr, "fleetdeck report: %s\n", err);
+			free(err);
+			err = NULL;
+			rc = EXIT_USAGE;
+		}
+	} else if (o.json)
 		print_json(snap, &info, skipped);
 	else if (snap->nalerts || !o.quiet)
 		print_text(snap, &info, skipped);
@@ -446,6 +550,8 @@ static int run(struct app *app, int argc, char **argv)
 		}
 		free(path);
 	}
+	if (o.alertmanager && send_alerts(app, &o, snap) && rc != EXIT_USAGE)
+		rc = EXIT_ALERTMANAGER;
 out:
 	if (err) {
 		fprintf(stderr, "fleetdeck report: %s\n", err);
