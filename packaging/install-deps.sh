@@ -11,7 +11,7 @@ PACKAGES=(
   # tests
   libcmocka-dev ansible-core python3 python3-yaml clang libclang-rt-14-dev valgrind
   tmux openssh-server openssh-client sqlite3 iproute2 procps time hyperfine
-  locales ncurses-term util-linux curl python3-prometheus-client prometheus-node-exporter
+  locales ncurses-term util-linux curl python3-prometheus-client prometheus-node-exporter prometheus
   python3-numpy python3-scipy
 )
 
