@@ -15,6 +15,7 @@
 
 /* The queries of a cycle. Q_GAUGES is the one a cycle cannot do without. */
 enum { Q_GAUGES, Q_P95, Q_ERRORS, Q_UPTIME, Q_TARGETS, Q_COUNT };
+_Static_assert((int)Q_TARGETS == (int)PROMSRC_QUERIES, "the header's count of queries");
 
 static const char *const qname[Q_COUNT] = { "gauges", "p95 latency", "error rate", "uptime",
 					    "targets" };
@@ -98,6 +99,7 @@ struct promsrc {
 	poll_result *res;
 	size_t nres;
 	struct acc *acc;
+	promapi_vector vec[Q_TARGETS]; /* this cycle's answers (strings borrowed by acc) */
 	char *warning;
 	uint64_t cycle;
 	atomic_bool stop, poke;
@@ -348,6 +350,12 @@ promsrc *promsrc_new(const promsrc_opts *o, char **err)
 	return ps;
 }
 
+static void clear_vectors(promsrc *ps)
+{
+	for (int q = 0; q < Q_TARGETS; q++)
+		promapi_vector_clear(&ps->vec[q]);
+}
+
 static void result_clear(poll_result *r)
 {
 	free(r->detail);
@@ -385,6 +393,7 @@ void promsrc_free(promsrc *ps)
 	}
 	free(ps->devs);
 	free(ps->acc);
+	clear_vectors(ps);
 	strmap_free(ps->by_key);
 	free(ps->warning);
 	free(ps->url);
@@ -708,7 +717,7 @@ static dev_reason scrape_reason(const char *e)
 
 static char *clean(const char *s, size_t max)
 {
-	char *out = xstrndup(s, max);
+	char *out = xstrndup(s, strnlen(s, max)); /* xstrndup copies n bytes */
 	for (char *c = out; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
@@ -837,6 +846,96 @@ static void add_warning(promsrc *ps, char *msg)
 	ps->warning = w;
 }
 
+/* Parses the queries' answers (body[q] NULL: query q failed, qerr[q] says why; consumed)
+ * and joins them into the per-device accumulators. -1 with *err if the gauges are unusable. */
+static int join(promsrc *ps, const char *const *body, const size_t *len, char **qerr, char **err)
+{
+	const char *glabels[] = { ps->label, "__name__", "model_name", "version" };
+	clear_vectors(ps);
+	int rc = 0;
+	for (int q = 0; q < Q_TARGETS; q++) {
+		char *e = qerr[q];
+		qerr[q] = NULL;
+		if (!e && !body[q])
+			e = xstrdup("no answer");
+		if (!e && promapi_parse_vector(body[q], len[q], glabels, q == Q_GAUGES ? 4 : 1, &ps->vec[q], &e))
+			memset(&ps->vec[q], 0, sizeof ps->vec[q]);
+		if (e) {
+			if (q == Q_GAUGES) {
+				*err = xasprintf("Prometheus at %s: %s", ps->shown_url, e);
+				rc = -1;
+			} else {
+				add_warning(ps, xasprintf("%s query: %s", qname[q], e));
+			}
+			free(e);
+		} else if (ps->vec[q].warnings) {
+			add_warning(ps, xasprintf("%s query: Prometheus warns: %s", qname[q], ps->vec[q].warnings));
+		}
+	}
+	if (rc) {
+		clear_vectors(ps);
+		return -1;
+	}
+	ps->acc = xrealloc(ps->acc, (ps->ndevs ? ps->ndevs : 1) * sizeof *ps->acc);
+	memset(ps->acc, 0, (ps->ndevs ? ps->ndevs : 1) * sizeof *ps->acc);
+	take_gauges(ps, &ps->vec[Q_GAUGES]);
+	take_values(ps, &ps->vec[Q_P95], offsetof(struct acc, p95), offsetof(struct acc, have_p95));
+	take_values(ps, &ps->vec[Q_ERRORS], offsetof(struct acc, err), offsetof(struct acc, have_err));
+	take_values(ps, &ps->vec[Q_UPTIME], offsetof(struct acc, uptime), offsetof(struct acc, have_uptime));
+	return 0;
+}
+
+static bool any_down(const promsrc *ps)
+{
+	for (size_t i = 0; i < ps->ndevs; i++)
+		if (ps->acc[i].up_seen && !(ps->acc[i].up >= 1))
+			return true;
+	return false;
+}
+
+/* Every device's result from the accumulators (and the targets' scrape errors, if given). */
+static void fill_all(promsrc *ps, const char *targets_body, size_t targets_len, int64_t eval_ms, double query_ms)
+{
+	json_t *targets = NULL;
+	if (targets_body)
+		take_targets(ps, targets_body, targets_len, &targets);
+	if (ps->nres < ps->ndevs) {
+		ps->res = xrealloc(ps->res, ps->ndevs * sizeof *ps->res);
+		memset(ps->res + ps->nres, 0, (ps->ndevs - ps->nres) * sizeof *ps->res);
+		ps->nres = ps->ndevs;
+	}
+	/* devices sharing a key share its answers: the accumulator is the first one's */
+	for (size_t i = 0; i < ps->ndevs; i++) {
+		size_t first;
+		struct acc *a = acc_of(ps, ps->devs[i].key, &first);
+		fill_device(ps, i, a, eval_ms, query_ms);
+	}
+	json_decref(targets);
+	clear_vectors(ps);
+}
+
+const char *promsrc_promql(const promsrc *ps, int q)
+{
+	return q >= 0 && q < PROMSRC_QUERIES ? ps->promql[q] : NULL;
+}
+
+int promsrc_take(promsrc *ps, const char *const body[PROMSRC_QUERIES], const size_t len[PROMSRC_QUERIES],
+		 const char *targets, size_t targets_len, int64_t eval_ms, const poll_result **res, size_t *n,
+		 char **err)
+{
+	*res = NULL;
+	*n = 0;
+	free(ps->warning);
+	ps->warning = NULL;
+	char *qerr[Q_TARGETS] = { 0 };
+	if (join(ps, body, len, qerr, err))
+		return -1;
+	fill_all(ps, targets, targets_len, eval_ms, 0);
+	*res = ps->res;
+	*n = ps->ndevs;
+	return 0;
+}
+
 int promsrc_cycle(promsrc *ps, const poll_result **res, size_t *n, poll_cycle_info *info, char **err)
 {
 	*res = NULL;
@@ -857,53 +956,27 @@ int promsrc_cycle(promsrc *ps, const poll_result **res, size_t *n, poll_cycle_in
 	if (run_requests(ps, want))
 		return 1;
 	long requests = Q_TARGETS, connects = 0;
-	for (int q = 0; q < Q_TARGETS; q++)
-		connects += ps->rq[q].connects;
-
-	promapi_vector v[Q_TARGETS];
-	memset(v, 0, sizeof v);
-	const char *glabels[] = { ps->label, "__name__", "model_name", "version" };
+	const char *body[Q_TARGETS];
+	size_t len[Q_TARGETS];
+	char *qerr[Q_TARGETS];
 	for (int q = 0; q < Q_TARGETS; q++) {
-		char *e = req_error(ps, q);
-		if (!e) {
-			struct req *r = &ps->rq[q];
-			if (promapi_parse_vector(r->b.p, r->b.len, glabels, q == Q_GAUGES ? 4 : 1, &v[q], &e))
-				memset(&v[q], 0, sizeof v[q]);
-		}
-		if (e) {
-			if (q == Q_GAUGES) {
-				*err = xasprintf("Prometheus at %s: %s", ps->shown_url, e);
-				free(e);
-				for (int k = 0; k < Q_TARGETS; k++)
-					promapi_vector_clear(&v[k]);
-				return -1;
-			}
-			add_warning(ps, xasprintf("%s query: %s", qname[q], e));
-			free(e);
-		} else if (v[q].warnings) {
-			add_warning(ps, xasprintf("%s query: Prometheus warns: %s", qname[q], v[q].warnings));
-		}
+		connects += ps->rq[q].connects;
+		qerr[q] = req_error(ps, q);
+		body[q] = ps->rq[q].b.p ? ps->rq[q].b.p : "";
+		len[q] = ps->rq[q].b.len;
 	}
-
-	ps->acc = xrealloc(ps->acc, (ps->ndevs ? ps->ndevs : 1) * sizeof *ps->acc);
-	memset(ps->acc, 0, (ps->ndevs ? ps->ndevs : 1) * sizeof *ps->acc);
-	take_gauges(ps, &v[Q_GAUGES]);
-	take_values(ps, &v[Q_P95], offsetof(struct acc, p95), offsetof(struct acc, have_p95));
-	take_values(ps, &v[Q_ERRORS], offsetof(struct acc, err), offsetof(struct acc, have_err));
-	take_values(ps, &v[Q_UPTIME], offsetof(struct acc, uptime), offsetof(struct acc, have_uptime));
+	if (join(ps, body, len, qerr, err))
+		return -1;
 
 	/* why targets are down: asked only when some are */
-	json_t *targets = NULL;
-	bool any_down = false;
-	for (size_t i = 0; i < ps->ndevs && !any_down; i++)
-		any_down = ps->acc[i].up_seen && !(ps->acc[i].up >= 1);
-	if (any_down) {
+	const char *tbody = NULL;
+	size_t tlen = 0;
+	if (any_down(ps)) {
 		bool w2[Q_COUNT] = { 0 };
 		w2[Q_TARGETS] = true;
 		req_prepare(ps, Q_TARGETS, "/api/v1/targets?state=active", NULL);
 		if (run_requests(ps, w2)) {
-			for (int k = 0; k < Q_TARGETS; k++)
-				promapi_vector_clear(&v[k]);
+			clear_vectors(ps);
 			return 1;
 		}
 		requests++;
@@ -911,26 +984,12 @@ int promsrc_cycle(promsrc *ps, const poll_result **res, size_t *n, poll_cycle_in
 		char *e = req_error(ps, Q_TARGETS);
 		if (e) /* a federating server may not serve it: the reason stays generic */
 			free(e);
-		else
-			take_targets(ps, ps->rq[Q_TARGETS].b.p, ps->rq[Q_TARGETS].b.len, &targets);
+		else if (ps->rq[Q_TARGETS].b.p) {
+			tbody = ps->rq[Q_TARGETS].b.p;
+			tlen = ps->rq[Q_TARGETS].b.len;
+		}
 	}
-
-	if (ps->nres < ps->ndevs) {
-		ps->res = xrealloc(ps->res, ps->ndevs * sizeof *ps->res);
-		memset(ps->res + ps->nres, 0, (ps->ndevs - ps->nres) * sizeof *ps->res);
-		ps->nres = ps->ndevs;
-	}
-	double query_ms = mono_ms() - t0;
-	int64_t eval_ms = info->start_ms;
-	/* devices sharing a key share its answers: the accumulator is the first one's */
-	for (size_t i = 0; i < ps->ndevs; i++) {
-		size_t first;
-		struct acc *a = acc_of(ps, ps->devs[i].key, &first);
-		fill_device(ps, i, a, eval_ms, query_ms);
-	}
-	json_decref(targets);
-	for (int k = 0; k < Q_TARGETS; k++)
-		promapi_vector_clear(&v[k]);
+	fill_all(ps, tbody, tlen, info->start_ms, mono_ms() - t0);
 	info->end_ms = wall_ms();
 	info->duration_ms = mono_ms() - t0;
 	info->polled = ps->ndevs;

@@ -78,6 +78,18 @@ int promsrc_cycle(promsrc *ps, const poll_result **res, size_t *n, poll_cycle_in
  * error, the API's warnings), or NULL. Borrowed, valid until the next cycle. */
 const char *promsrc_warning(const promsrc *ps);
 
+/* The PromQL queries of a cycle, in order: the gauges (with up and
+ * scrape_duration_seconds), p95 latency, error rate, uptime. */
+enum { PROMSRC_QUERIES = 4 };
+const char *promsrc_promql(const promsrc *ps, int q);
+/* A cycle from answers already in hand (tests, fuzzing): body[q] is query q's
+ * /api/v1/query answer (NULL: it failed), targets an /api/v1/targets answer or
+ * NULL; the results as promsrc_cycle gives them, timed eval_ms. 0, or -1 with
+ * *err when the gauges' answer is unusable. */
+int promsrc_take(promsrc *ps, const char *const body[PROMSRC_QUERIES], const size_t len[PROMSRC_QUERIES],
+		 const char *targets, size_t targets_len, int64_t eval_ms, const poll_result **res, size_t *n,
+		 char **err);
+
 /* The console's loop: a cycle every interval_ms until promsrc_stop(); publish
  * after each good cycle, failed(ctx, message) after each failed one (both on
  * this thread). Returns 0 when stopped. */
