@@ -11,7 +11,9 @@ FD=${FLEETDECK:-$BUILD/fleetdeck}
 SIM=$BUILD/fleetsim
 tmp=$(mktemp -d)
 pids=()
+sock=fdprom$$
 cleanup() {
+	command -v tmux >/dev/null && tmux -L "$sock" kill-server 2>/dev/null
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
 	rm -rf "$tmp"
@@ -201,6 +203,36 @@ check "the others are unchanged" test "$(down "${HOSTS[0]}")" = "healthy None"
 check "the text report's ALERT block says Prometheus' last scrape failed" \
 	grep -q "UNREACHABLE (timeout: Prometheus' last scrape failed" "$tmp/down.txt"
 
+# ---- the console on the same source, in a real terminal (tmux) ----
+tm() { tmux -L "$sock" "$@"; }
+# wait_screen REGEX: polls the console's screen (every 0.05 s, at most 15 s)
+wait_screen() {
+	local i
+	for i in $(seq 300); do
+		tm capture-pane -p -t prom 2>/dev/null | grep -Eq -- "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# expect_screen NAME REGEX: the check, with the screen shown when it fails
+expect_screen() {
+	if wait_screen "$2"; then ok "$1"; else bad "$1: screen lacks /$2/"; tm capture-pane -p -t prom | sed 's/^/    | /'; fi
+}
+HAVE_TMUX=0
+if command -v tmux >/dev/null; then
+	HAVE_TMUX=1
+	cmd=$(printf '%q ' env TERM=xterm-256color LANG=C.UTF-8 XDG_CONFIG_HOME="$tmp/config" "$FD" -i "$INV" \
+		--no-history --interval 0.5 --refresh 0.1 --source "prometheus=$URL")
+	tm new-session -d -s prom -x 140 -y 40 "$cmd; sleep 60"
+	expect_screen "console: every device, read from Prometheus" 'Devices \(8 of 8\)'
+	expect_screen "console: 3 healthy, 2 unhealthy, 3 unreachable (the down two and the unscraped one)" \
+		'● 3 healthy.*● 2 unhealthy.*● 3 unreachable'
+	hot=$("$PY" -c 'import json,sys; print("%.1f" % {x["host"]:x for x in json.load(open(sys.argv[1]))["devices"]}[sys.argv[2]]["gpu_temp"])' "$tmp/prom.json" "${HOSTS[1]}")
+	expect_screen "console: the hot device's temperature as the report read it" "${HOSTS[1]} .* ${hot//./\\.} "
+else
+	bad "tmux is not installed: the console part did not run"
+fi
+
 # ---- bad answers, bad settings, a stopped Prometheus ----
 set_dev "${HOSTS[0]}" '{"fault": "oversized"}'
 "$FD" --report -i "$INV" --no-history --source "prometheus=http://${ADDRS[1]}:8080" >"$tmp/e1.out" 2>"$tmp/e1.err"
@@ -217,6 +249,11 @@ for spec in "prometheus=" "prometheus=ftp://x" "prometheus=$URL,label=9x" "prome
 	check "--source '$spec': exit 2 with a message" test "$rc" -eq 2 -a -n "$(grep 'source' "$tmp/spec.err")"
 done
 kill "$PROMPID"; wait "$PROMPID" 2>/dev/null
+if [ "$HAVE_TMUX" = 1 ]; then
+	expect_screen "console: a stopped Prometheus shows as the console's error" "! Prometheus at $URL: .*"
+	expect_screen "console: the last states stay on screen" '● 3 healthy.*● 2 unhealthy.*● 3 unreachable' 
+	tm send-keys -t prom q
+fi
 "$FD" --report -i "$INV" --no-history --source prometheus=$URL >"$tmp/stop.out" 2>"$tmp/stop.err"
 rc=$?
 check "a stopped Prometheus: exit 2, 'Prometheus at $URL', connection refused, nothing on stdout" \
