@@ -182,6 +182,50 @@ sys.exit(0 if a == b else 1)' "$tmp/prom.json" "$tmp/prom2.json"
 check "job=nosuchjob: every device unreachable (not_polled)" \
 	"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1]))["devices"]; sys.exit(0 if all(x["state"]=="unreachable" and x["reason"]=="not_polled" for x in d) else 1)' "$tmp/prom3.json"
 
+# poll: cycle after cycle from Prometheus, a handful of requests each
+"$FD" poll -i "$INV" --count 2 --interval 0.3 --json --source prometheus=$URL >"$tmp/poll.jsonl" 2>"$tmp/poll.err"
+rc=$?
+check "poll --source prometheus: exit 0, 2 cycles, 5 healthy each, at most 6 requests per cycle" \
+	"$PY" -c 'import json,sys
+ls=[json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if sys.argv[2] == "0" and len(ls) == 2 and all(l["summary"]["healthy"] == 5 and l["requests"] <= 6 for l in ls) else 1)' \
+	"$tmp/poll.jsonl" "$rc"
+[ "$failed" -eq 0 ] || { cat "$tmp/poll.err"; cut -c 1-400 "$tmp/poll.jsonl"; }
+
+# a second Prometheus federating the first (honor_labels keeps instance and job)
+FEDADDR=127.83.0.3:19091
+cat >"$tmp/federate.yml" <<EOF
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: federate
+    honor_labels: true
+    metrics_path: /federate
+    params:
+      'match[]': ['{job="edge"}']
+    static_configs:
+      - targets: ['$PROMADDR']
+EOF
+"$PROM" --config.file="$tmp/federate.yml" --storage.tsdb.path="$tmp/tsdb-fed" --web.listen-address=$FEDADDR \
+	>"$tmp/fed.log" 2>&1 &
+FEDPID=$!
+pids+=($FEDPID)
+federated() {
+	curl -s -f --max-time 2 "http://$FEDADDR/api/v1/query" --data-urlencode 'query=count(up{job="edge"} == 1)' |
+		"$PY" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; sys.exit(0 if r and r[0]["value"][1] == "7" else 1)' 2>/dev/null
+}
+if poll 600 federated; then
+	"$FD" --report -i "$INV" --no-history --json --source "prometheus=http://$FEDADDR" >"$tmp/fed.json" 2>"$tmp/fed.err"
+	check "through a federating Prometheus: the same states, versions and temperatures" \
+		"$PY" -c 'import json,sys
+a={x["host"]:(x["state"],x["model_version"],x["gpu_temp"]) for x in json.load(open(sys.argv[1]))["devices"]}
+b={x["host"]:(x["state"],x["model_version"],x["gpu_temp"]) for x in json.load(open(sys.argv[2]))["devices"]}
+sys.exit(0 if a == b else 1)' "$tmp/prom.json" "$tmp/fed.json"
+else
+	bad "the federating Prometheus has the edge series"; tail -5 "$tmp/fed.log"
+fi
+kill "$FEDPID"; wait "$FEDPID" 2>/dev/null
+
 # the history records what Prometheus gave, rates included
 "$FD" --report -i "$INV" --db "$tmp/h.db" -q --source prometheus=$URL >/dev/null 2>"$tmp/hist.err"
 "$FD" history --db "$tmp/h.db" samples "${HOSTS[0]}" --json >"$tmp/samples.json" 2>>"$tmp/hist.err"
