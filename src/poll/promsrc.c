@@ -263,9 +263,10 @@ static void build_queries(promsrc *ps)
 	ps->promql[Q_P95] =
 		xasprintf("histogram_quantile(0.95, sum by (%s, le) (rate(inference_latency_seconds_bucket{%s}[%s])))", L,
 			  J[0] ? J + 1 : "", W);
-	/* a device with requests but no error series has an error rate of 0, not none */
+	/* the failed statuses devmetrics counts; a device with requests but no error series
+	 * has an error rate of 0, not none */
 	ps->promql[Q_ERRORS] = xasprintf(
-		"(sum by (%s) (rate(inference_requests_total{status=\"error\"%s}[%s])) or sum by (%s) "
+		"(sum by (%s) (rate(inference_requests_total{status=~\"error|failure|failed|fail|timeout\"%s}[%s])) or sum by (%s) "
 		"(rate(inference_requests_total{%s}[%s])) * 0) / sum by (%s) (rate(inference_requests_total{%s}[%s]))",
 		L, J, W, L, J[0] ? J + 1 : "", W, L, J[0] ? J + 1 : "", W);
 	ps->promql[Q_UPTIME] = xasprintf(

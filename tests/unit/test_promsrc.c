@@ -253,7 +253,7 @@ static void test_queries(void **state)
 	assert_non_null(strstr(promsrc_promql(ps, 0), ",job=\"ed\\\"ge\"}"));
 	assert_non_null(strstr(promsrc_promql(ps, 1), "sum by (device, le)"));
 	assert_non_null(strstr(promsrc_promql(ps, 1), "[2m]"));
-	assert_non_null(strstr(promsrc_promql(ps, 2), "status=\"error\",job="));
+	assert_non_null(strstr(promsrc_promql(ps, 2), "status=~\"error|failure|failed|fail|timeout\",job="));
 	assert_non_null(strstr(promsrc_promql(ps, 3), "max by (device)"));
 	assert_null(promsrc_promql(ps, PROMSRC_QUERIES));
 	promsrc_free(ps);
