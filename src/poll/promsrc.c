@@ -513,6 +513,7 @@ static void req_prepare(promsrc *ps, int q, const char *path, char *post)
 	curl_easy_setopt(h, CURLOPT_URL, r->url);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROXY, ""); /* as for devices: no proxy from the environment */
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)ps->connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)ps->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)ps->max_body);
@@ -711,7 +712,8 @@ static dev_reason scrape_reason(const char *e)
 		return DEV_REASON_OVERSIZED;
 	if (strstr(e, "unexpected EOF"))
 		return DEV_REASON_TRUNCATED;
-	if (strstr(e, "parse") || strstr(e, "expected") || strstr(e, "invalid"))
+	if (strstr(e, "parse") || strstr(e, "expected") || strstr(e, "invalid") || strstr(e, "not a valid") ||
+	    strstr(e, "start token") || strstr(e, "unexpected end"))
 		return DEV_REASON_MALFORMED;
 	return DEV_REASON_NETWORK;
 }
@@ -743,8 +745,9 @@ static void fill_device(promsrc *ps, size_t i, const struct acc *a, int64_t eval
 				      ps->label, d->key);
 		set_fetch(f, false, r->reason, query_ms, xstrdup(r->detail));
 	} else if (!(a->up >= 1)) {
-		r->state = DEV_UNREACHABLE;
+		/* as when polling: an exporter that answers wrongly is reachable, and unhealthy */
 		r->reason = scrape_reason(a->target_error);
+		r->state = dev_reason_unreachable(r->reason) ? DEV_UNREACHABLE : DEV_UNHEALTHY;
 		if (a->target_error) {
 			char *e = clean(a->target_error, 300);
 			r->detail = xasprintf("Prometheus' last scrape failed: %s", e);

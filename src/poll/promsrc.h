@@ -12,8 +12,9 @@
  * history and console take them unchanged:
  *   up == 1        reachable; state from device_health_status (1 healthy, 0 unhealthy,
  *                  in between degraded), unhealthy/malformed if the gauge is missing
- *   up == 0        unreachable (the last scrape failed), reason from the scrape error
- *                  when the server's /api/v1/targets knows it
+ *   up == 0        the last scrape failed: unreachable, or unhealthy when the exporter
+ *                  answered wrongly (HTTP status, unparsable, too large), by the scrape
+ *                  error when the server's /api/v1/targets knows it
  *   no `up` series unreachable, reason not_polled: the server does not scrape it (or
  *                  the series went stale)
  * Answers are size-capped and time-limited; a server that is down or answers

@@ -236,12 +236,17 @@ sys.exit(0 if s["gpu_temp"] is not None and s["latency_p95_ms"] and 0 < s["laten
 # ---- a device made unreachable, once Prometheus scrapes it as down ----
 set_dev "${HOSTS[5]}" '{"reachable": false}'
 set_dev "${HOSTS[6]}" '{"fault": "refused"}'
+set_dev "${HOSTS[4]}" '{"fault": "http500"}'
 t=$(date +%s.%N)
-check "prometheus scrapes the two as down" poll 300 scraped_since "$t" "${ADDRS[5]}:8000=down" "${ADDRS[6]}:8000=down"
+check "prometheus scrapes the three as down" poll 300 scraped_since "$t" "${ADDRS[5]}:8000=down" "${ADDRS[6]}:8000=down" \
+	"${ADDRS[4]}:8000=down"
+[ "$failed" -eq 0 ] || curl -s "$URL/api/v1/targets?state=active" | "$PY" -c 'import json,sys
+for x in json.load(sys.stdin)["data"]["activeTargets"]: print(x["labels"]["instance"], x["health"], x["lastScrape"], x["lastError"][:80])'
 "$FD" --report -i "$INV" --no-history --json --source prometheus=$URL >"$tmp/down.json" 2>/dev/null
 down() { "$PY" -c 'import json,sys; d={x["host"]:x for x in json.load(open(sys.argv[1]))["devices"]}[sys.argv[2]]; print(d["state"], d["reason"])' "$tmp/down.json" "$1"; }
 check "the unreachable device: unreachable (timeout)" test "$(down "${HOSTS[5]}")" = "unreachable timeout"
 check "the refusing device: unreachable (refused)" test "$(down "${HOSTS[6]}")" = "unreachable refused"
+check "an exporter answering HTTP 500: unhealthy (http), as when polling" test "$(down "${HOSTS[4]}")" = "unhealthy http"
 check "the others are unchanged" test "$(down "${HOSTS[0]}")" = "healthy None"
 "$FD" --report -i "$INV" --no-history --source prometheus=$URL --limit "${HOSTS[5]}" >"$tmp/down.txt" 2>&1
 check "the text report's ALERT block says Prometheus' last scrape failed" \
@@ -269,8 +274,8 @@ if command -v tmux >/dev/null; then
 		--no-history --interval 0.5 --refresh 0.1 --source "prometheus=$URL")
 	tm new-session -d -s prom -x 140 -y 40 "$cmd; sleep 60"
 	expect_screen "console: every device, read from Prometheus" 'Devices \(8 of 8\)'
-	expect_screen "console: 3 healthy, 2 unhealthy, 3 unreachable (the down two and the unscraped one)" \
-		'● 3 healthy.*● 2 unhealthy.*● 3 unreachable'
+	expect_screen "console: 2 healthy, 3 unhealthy, 3 unreachable (the down two and the unscraped one)" \
+		'● 2 healthy.*● 3 unhealthy.*● 3 unreachable'
 	hot=$("$PY" -c 'import json,sys; print("%.1f" % {x["host"]:x for x in json.load(open(sys.argv[1]))["devices"]}[sys.argv[2]]["gpu_temp"])' "$tmp/prom.json" "${HOSTS[1]}")
 	expect_screen "console: the hot device's temperature as the report read it" "${HOSTS[1]} .* ${hot//./\\.} "
 else
@@ -278,6 +283,16 @@ else
 fi
 
 # ---- bad answers, bad settings, a stopped Prometheus ----
+kill "$PROMPID"; wait "$PROMPID" 2>/dev/null
+if [ "$HAVE_TMUX" = 1 ]; then
+	expect_screen "console: a stopped Prometheus shows as the console's error" "! Prometheus at $URL: .*"
+	expect_screen "console: the last states stay on screen" '● 2 healthy.*● 3 unhealthy.*● 3 unreachable'
+	tm send-keys -t prom q
+fi
+"$FD" --report -i "$INV" --no-history --source prometheus=$URL >"$tmp/stop.out" 2>"$tmp/stop.err"
+rc=$?
+check "a stopped Prometheus: exit 2, 'Prometheus at $URL', connection refused, nothing on stdout" \
+	test "$rc" -eq 2 -a ! -s "$tmp/stop.out" -a -n "$(grep "Prometheus at $URL: .*connect" "$tmp/stop.err")"
 set_dev "${HOSTS[0]}" '{"fault": "oversized"}'
 "$FD" --report -i "$INV" --no-history --source "prometheus=http://${ADDRS[1]}:8080" >"$tmp/e1.out" 2>"$tmp/e1.err"
 rc=$?
@@ -286,20 +301,16 @@ check "a server that is not Prometheus: exit 2, clear error, nothing on stdout" 
 "$FD" --report -i "$INV" --no-history --source "prometheus=http://${ADDRS[0]}:8080,max-mib=2" >/dev/null 2>"$tmp/e2.err"
 rc=$?
 check "an answer over the cap: exit 2, 'larger than'" test "$rc" -eq 2 -a -n "$(grep 'larger than 2097152 bytes' "$tmp/e2.err")"
+set_dev "${HOSTS[2]}" '{"fault": "hang"}'
+t0=$(date +%s%N)
+"$FD" --report -i "$INV" --no-history -T 1 --source "prometheus=http://${ADDRS[2]}:8080" >/dev/null 2>"$tmp/e3.err"
+rc=$? t1=$(date +%s%N)
+check "a server that never answers: exit 2 within the timeout (1 s), 'timed out'" \
+	test "$rc" -eq 2 -a $(( (t1 - t0) / 1000000 )) -lt 5000 -a -n "$(grep -i 'timed out' "$tmp/e3.err")"
 for spec in "prometheus=" "prometheus=ftp://x" "prometheus=$URL,label=9x" "prometheus=$URL,match={nope}" \
 	"prometheus=$URL,window=5" "prometheus=$URL,colour=red" "carrier-pigeon"; do
 	"$FD" --report -i "$INV" --no-history --source "$spec" >/dev/null 2>"$tmp/spec.err"
 	rc=$?
 	check "--source '$spec': exit 2 with a message" test "$rc" -eq 2 -a -n "$(grep 'source' "$tmp/spec.err")"
 done
-kill "$PROMPID"; wait "$PROMPID" 2>/dev/null
-if [ "$HAVE_TMUX" = 1 ]; then
-	expect_screen "console: a stopped Prometheus shows as the console's error" "! Prometheus at $URL: .*"
-	expect_screen "console: the last states stay on screen" '● 3 healthy.*● 2 unhealthy.*● 3 unreachable' 
-	tm send-keys -t prom q
-fi
-"$FD" --report -i "$INV" --no-history --source prometheus=$URL >"$tmp/stop.out" 2>"$tmp/stop.err"
-rc=$?
-check "a stopped Prometheus: exit 2, 'Prometheus at $URL', connection refused, nothing on stdout" \
-	test "$rc" -eq 2 -a ! -s "$tmp/stop.out" -a -n "$(grep "Prometheus at $URL: .*connect" "$tmp/stop.err")"
 finish
