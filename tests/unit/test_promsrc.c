@@ -7,12 +7,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "inventory/loader.h"
 #include "metrics/promapi.h"
+#include "monitor/monitor.h"
 #include "poll/promsrc.h"
 #include "util/xalloc.h"
 
 #include <curl/curl.h>
 #include <math.h>
+#include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,6 +496,56 @@ static void test_cycle_no_server(void **state)
 	promsrc_free(ps);
 }
 
+/* The console's engine on a Prometheus that is not there: its loop runs, each failed cycle is
+ * the monitor's error, the devices stay pending, and stopping joins the thread. */
+static void test_monitor_source(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/fd-promsrc-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = xasprintf("%s/hosts.ini", dir);
+	FILE *f = fopen(path, "w");
+	fputs("[factory_a]\ncam-1 ansible_host=127.83.201.1\ncam-2 ansible_host=127.83.201.2 "
+	      "fleetdeck_prometheus_instance=cam-2.lan:8000\n",
+	      f);
+	fclose(f);
+	inventory *inv = inv_new();
+	char *err = NULL;
+	assert_int_equal(inv_load(inv, path, &err), 0);
+	assert_int_equal(inv_load_vars(inv, &err), 0);
+	promsrc_opts po;
+	assert_int_equal(promsrc_opts_parse("http://127.83.200.1:9", &po, &err), 0);
+	monitor_opts mo = { .who = "test", .prom = &po };
+	poller_opts_default(&mo.poll);
+	mo.poll.interval_ms = 200;
+	monitor *m = monitor_new(inv, &mo, &err);
+	if (!m)
+		fail_msg("%s", err);
+	assert_int_equal(monitor_start(m, &err), 0);
+	char *e = NULL;
+	for (int i = 0; i < 100 && !e; i++) { /* bounded: 100 wake-ups or 10 s */
+		struct pollfd p = { .fd = monitor_wake_fd(m), .events = POLLIN };
+		poll(&p, 1, 100);
+		monitor_ack(m);
+		e = monitor_error(m);
+	}
+	assert_non_null(e);
+	assert_non_null(strstr(e, "Prometheus at http://127.83.200.1:9: "));
+	free(e);
+	monitor_poll_now(m);
+	fleet_snapshot *s = monitor_snapshot(m, 1);
+	assert_int_equal(s->ndevs, 2);
+	assert_int_equal(s->devs[0].state, DEV_PENDING);
+	assert_int_equal(s->devs[1].state, DEV_PENDING);
+	fleet_snapshot_free(s);
+	monitor_free(m);
+	promsrc_opts_clear(&po);
+	inv_free(inv);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -506,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_join),
 		cmocka_unit_test(test_join_large),
 		cmocka_unit_test(test_cycle_no_server),
+		cmocka_unit_test(test_monitor_source),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();
