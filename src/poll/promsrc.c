@@ -209,8 +209,13 @@ static char *expand(const char *tmpl, const char *name, const char *address, int
 			size_t n = close ? (size_t)(close - p - 1) : 0;
 			if (close && n == 4 && !strncmp(p + 1, "host", 4))
 				add = name;
-			else if (close && n == 7 && !strncmp(p + 1, "address", 7))
-				add = address;
+			else if (close && n == 7 && !strncmp(p + 1, "address", 7)) {
+				/* an IPv6 address before ":port" is bracketed, as in Prometheus' instance */
+				if (strchr(address, ':') && address[0] != '[' && close[1] == ':' && strlen(address) < 290)
+					snprintf(piece, sizeof piece, "[%s]", address);
+				else
+					add = address;
+			}
 			else if (close && n == 12 && !strncmp(p + 1, "metrics_port", 12))
 				snprintf(piece, sizeof piece, "%d", metrics_port);
 			else if (close && n == 10 && !strncmp(p + 1, "agent_port", 10))

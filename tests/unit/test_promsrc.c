@@ -328,6 +328,9 @@ static promsrc *fleet6(void)
 	assert_string_equal(promsrc_key(ps, 0), "10.0.0.1:8000");
 	assert_string_equal(promsrc_key(ps, 6), "10.0.0.1:8000");
 	assert_int_equal(promsrc_count(ps), 7);
+	/* IPv6: bracketed before the port, as Prometheus writes the instance */
+	add(ps, "v6", "fd00::1", NULL);
+	assert_string_equal(promsrc_key(ps, 7), "[fd00::1]:8000");
 	return ps;
 }
 
@@ -342,7 +345,8 @@ static void test_join(void **state)
 	char *err = NULL;
 	assert_int_equal(promsrc_take(ps, body, len, TARGETS, strlen(TARGETS), 1700000000123, &r, &n, &err), 0);
 	assert_null(promsrc_warning(ps));
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 8);
+	assert_int_equal(r[7].reason, DEV_REASON_NOT_POLLED);
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(r[i].index, i);
 		assert_true(r[i].polled);
