@@ -534,10 +534,12 @@ static void req_prepare(promsrc *ps, int q, const char *path, char *post)
 	}
 }
 
-static char *form_query(CURL *h, const char *promql, double eval_s)
+/* No "time": the server evaluates at its own now, so a clock here that runs ahead of
+ * Prometheus' by more than its lookback cannot make every series look stale. */
+static char *form_query(CURL *h, const char *promql)
 {
 	char *e = curl_easy_escape(h, promql, 0);
-	char *body = xasprintf("query=%s&time=%.3f", e ? e : "", eval_s);
+	char *body = xasprintf("query=%s", e ? e : "");
 	curl_free(e);
 	return body;
 }
@@ -956,10 +958,9 @@ int promsrc_cycle(promsrc *ps, const poll_result **res, size_t *n, poll_cycle_in
 	info->cycle = ps->cycle;
 	info->start_ms = wall_ms();
 	double t0 = mono_ms();
-	double eval_s = (double)info->start_ms / 1000.0;
 	bool want[Q_COUNT] = { 0 };
 	for (int q = 0; q < Q_TARGETS; q++) {
-		req_prepare(ps, q, "/api/v1/query", form_query(ps->rq[q].h, ps->promql[q], eval_s));
+		req_prepare(ps, q, "/api/v1/query", form_query(ps->rq[q].h, ps->promql[q]));
 		want[q] = true;
 	}
 	if (run_requests(ps, want))

@@ -5,7 +5,7 @@
  * the scrape target, so the default template is "{address}:{metrics_port}").
  *
  * A cycle asks a handful of PromQL instant queries for the whole fleet at once,
- * in parallel and at one evaluation time (the exporter's gauges, `up` and
+ * in parallel (the exporter's gauges, `up` and
  * `scrape_duration_seconds` in one; p95 latency and error rate over a rate
  * window; uptime), joins the answers by the label and turns them into the
  * same poll_result records the poller makes, so the fleet model, alerts, report,
