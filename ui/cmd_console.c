@@ -1,6 +1,7 @@
 /* cmd_console: `fleetdeck [console]`: the interactive console, and `--demo`,
  * which first starts the simulator's demo fleet and points the console at it. */
 #include "cli/cli.h"
+#include "cli/cli_source.h"
 #include "console.h"
 #include "glyphs.h"
 #include "monitor/monitor.h"
@@ -31,7 +32,7 @@ static void usage(FILE *f)
 		"usage: fleetdeck [console] [-i INVENTORY]... [--limit PATTERN] [--demo]\n"
 		"                 [--interval S] [--refresh S] [--forks N] [--timeout S]\n"
 		"                 [--theme NAME] [--no-color] [--ascii] [--mouse] [--no-fkeys]\n"
-		"                 [--read-only] [--db FILE | --no-history]\n"
+		"                 [--read-only] [--db FILE | --no-history] [--source poll|prometheus=URL[,...]]\n"
 		"\n"
 		"The console: every selected device polled in parallel, per factory and per device,\n"
 		"with events and the command log. `?` in the console lists every key.\n"
@@ -51,7 +52,9 @@ static void usage(FILE *f)
 		"      --no-fkeys       hide the F-key bar\n"
 		"      --read-only      start nothing that changes a device (also `read_only: true`)\n"
 		"      --db FILE        history database (default $XDG_DATA_HOME/fleetdeck/history.db)\n"
-		"      --no-history     keep no history\n");
+		"      --no-history     keep no history\n"
+		"      --source S       poll (the devices, default) or prometheus=URL[,label=L][,match=T]\n"
+		"                       [,job=J][,window=W]: read their state from a Prometheus server\n");
 }
 
 struct opts {
@@ -59,6 +62,7 @@ struct opts {
 	bool demo, no_color, mouse, no_fkeys, read_only, no_history;
 	int glyphs; /* glyphs_mode */
 	int interval_ms, refresh_ms, forks, timeout_ms;
+	cli_source source;
 };
 
 static int seconds(const char *opt, const char *s, double min, int *ms)
@@ -76,7 +80,7 @@ static int seconds(const char *opt, const char *s, double min, int *ms)
 
 static int parse(struct app *app, int argc, char **argv, struct opts *o)
 {
-	enum { DEMO = 1, INTERVAL, REFRESH, THEME, NOCOLOR, ASCII, UTF8, MOUSE, NOFKEYS, READONLY, DB, NOHIST };
+	enum { DEMO = 1, INTERVAL, REFRESH, THEME, NOCOLOR, ASCII, UTF8, MOUSE, NOFKEYS, READONLY, DB, NOHIST, SOURCE };
 	static const struct option opts[] = {
 		CLI_OPT_INVENTORY,
 		{ "limit", required_argument, NULL, 'l' },
@@ -95,6 +99,7 @@ static int parse(struct app *app, int argc, char **argv, struct opts *o)
 		{ "read-only", no_argument, NULL, READONLY },
 		{ "db", required_argument, NULL, DB },
 		{ "no-history", no_argument, NULL, NOHIST },
+		{ "source", required_argument, NULL, SOURCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -127,6 +132,7 @@ static int parse(struct app *app, int argc, char **argv, struct opts *o)
 		case READONLY: o->read_only = true; break;
 		case DB: o->db = optarg; break;
 		case NOHIST: o->no_history = true; break;
+		case SOURCE: if (cli_source_parse("console", optarg, &o->source)) return EXIT_USAGE; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -273,20 +279,26 @@ static int run(struct app *app, int argc, char **argv)
 {
 	struct opts o = { 0 };
 	int prc = parse(app, argc, argv, &o);
-	if (prc >= 0)
+	if (prc >= 0) {
+		cli_source_clear(&o.source);
 		return prc;
+	}
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "fleetdeck: the console needs a terminal (for scripts and cron: fleetdeck --report)\n");
+		cli_source_clear(&o.source);
 		return EXIT_USAGE;
 	}
-	if (cli_load_config(app))
+	if (cli_load_config(app)) {
+		cli_source_clear(&o.source);
 		return EXIT_USAGE;
+	}
 	struct demo demo = { 0 };
 	if (o.demo) {
 		char *inv_path = NULL;
 		if (demo_start(&demo, &inv_path) < 0) {
 			free(inv_path);
 			demo_stop(&demo);
+			cli_source_clear(&o.source);
 			return EXIT_USAGE;
 		}
 		/* the demo fleet replaces any other inventory */
@@ -312,6 +324,11 @@ static int run(struct app *app, int argc, char **argv)
 		mo.poll.forks = o.forks;
 	if (o.timeout_ms)
 		mo.poll.timeout_ms = o.timeout_ms;
+	if (o.source.prometheus) {
+		if (o.timeout_ms)
+			o.source.prom.timeout_ms = o.timeout_ms;
+		mo.prom = &o.source.prom;
+	}
 	if (!o.no_history && !o.demo) {
 		db = o.db ? xstrdup(o.db) : app->db_path ? xstrdup(app->db_path) : app->cfg.db ? xstrdup(app->cfg.db)
 												  : store_default_path();
@@ -370,6 +387,7 @@ out:
 	free(db);
 	inv_free(inv);
 	demo_stop(&demo);
+	cli_source_clear(&o.source);
 	return rc;
 }
 

@@ -1,5 +1,6 @@
 /* cmd_poll: `fleetdeck poll`: poll cycle after cycle, one line per cycle: the poller on its own thread, read through fleet snapshots, as the console does. */
 #include "cli/cli.h"
+#include "cli/cli_source.h"
 #include "fleet/fleet.h"
 #include "poll/poller.h"
 #include "util/xalloc.h"
@@ -20,6 +21,7 @@ static void usage(FILE *f)
 		"usage: fleetdeck poll [-i INVENTORY]... [--limit PATTERN] [--count N] [--interval S]\n"
 		"                      [--forks N] [--timeout S] [--connect-timeout S] [--retries N]\n"
 		"                      [--jitter S] [--slow-every N] [--backoff-max S] [--json]\n"
+		"                      [--source poll|prometheus=URL[,...]]\n"
 		"\n"
 		"Polls the selected devices cycle after cycle (a cycle every --interval seconds) and\n"
 		"prints one line per cycle: states, alerts, requests, new connections, time. Connections\n"
@@ -32,6 +34,8 @@ static void usage(FILE *f)
 		"      --slow-every N    fetch /metrics and /drift every Nth cycle (default 6; 0 never)\n"
 		"      --backoff-max S   longest pause for an unreachable device (default 300)\n"
 		"      --json            one JSON object per line, with every device\n"
+		"      --source S        poll (the devices, default) or prometheus=URL[,...]: read their\n"
+		"                        state from a Prometheus server each cycle (see --report --help)\n"
 		"  (--limit, --forks, --timeout, --connect-timeout, --retries: as for report)\n"
 		"\n"
 		"Exit status: 0 stopped (count reached, SIGINT or SIGTERM); 2 could not run.\n");
@@ -73,14 +77,22 @@ static void publish(void *ctx, const poll_result *res, size_t n, const poll_cycl
 
 struct thread_arg {
 	poller *p;
+	promsrc *ps;           /* instead of p: --source prometheus */
 	struct shared *sh;
 };
+
+/* A cycle Prometheus could not answer: said, and the next one tried. */
+static void prom_failed(void *ctx, const char *message)
+{
+	(void)ctx;
+	fprintf(stderr, "fleetdeck poll: %s\n", message);
+}
 
 static void *poll_thread(void *arg)
 {
 	struct thread_arg *a = arg;
 	char *err = NULL;
-	int rc = poller_run(a->p, publish, a->sh, &err);
+	int rc = a->ps ? promsrc_run(a->ps, publish, prom_failed, a->sh, &err) : poller_run(a->p, publish, a->sh, &err);
 	pthread_mutex_lock(&a->sh->mu);
 	a->sh->done = true;
 	if (rc)
@@ -170,7 +182,7 @@ static int parse_num(const char *opt, const char *s, double lo, double hi, doubl
 	return 0;
 }
 
-enum { O_INTERVAL = 256, O_CONNECT, O_RETRIES, O_JITTER, O_SLOW, O_BACKOFF, O_JSON };
+enum { O_INTERVAL = 256, O_CONNECT, O_RETRIES, O_JITTER, O_SLOW, O_BACKOFF, O_JSON, O_SOURCE };
 
 static int64_t now_ms(void)
 {
@@ -194,12 +206,14 @@ static int run(struct app *app, int argc, char **argv)
 		{ "slow-every", required_argument, NULL, O_SLOW },
 		{ "backoff-max", required_argument, NULL, O_BACKOFF },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "source", required_argument, NULL, O_SOURCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *limit = NULL;
 	double count = 0, v;
 	bool json = false;
+	cli_source src = { 0 };
 	/* settings file first, the command line over it */
 	if (cli_load_config(app))
 		return EXIT_USAGE;
@@ -245,35 +259,49 @@ static int run(struct app *app, int argc, char **argv)
 				po.backoff_max_ms = (int)ceil(v * 1000);
 			break;
 		case O_JSON: json = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		case O_SOURCE: bad = cli_source_parse("poll", optarg, &src) != 0; break;
+		case 'h': cli_source_clear(&src); usage(stdout); return EXIT_OK;
+		default: cli_source_clear(&src); usage(stderr); return EXIT_USAGE;
 		}
 		if (bad) {
 			/* parse_num said what was wrong, unless the number was only not whole */
 			char *end;
 			if ((c == 'n' || c == 'f' || c == O_RETRIES || c == O_SLOW) && strtod(optarg, &end) && !*end)
 				fprintf(stderr, "fleetdeck poll: expected a whole number, got '%s'\n", optarg);
+			cli_source_clear(&src);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "fleetdeck poll: unexpected argument '%s'\n", argv[optind]);
+		cli_source_clear(&src);
 		return EXIT_USAGE;
 	}
 	inventory *inv = cli_load_inventory(app);
-	if (!inv)
+	if (!inv) {
+		cli_source_clear(&src);
 		return EXIT_USAGE;
+	}
 	cli_raise_fd_limit();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	char *err = NULL;
 	int rc = EXIT_USAGE;
-	poller *p = poller_new(&po, &err);
+	poller *p = NULL;
+	promsrc *ps = NULL;
 	struct shared sh = { .fl = fleet_new(&app->cfg.rules) };
 	pthread_mutex_init(&sh.mu, NULL);
 	pthread_cond_init(&sh.cv, NULL);
 	size_t skipped;
-	if (!p || cli_poll_targets(inv, limit, p, sh.fl, &skipped, "poll") <= 0) {
-		if (p && !err)
+	if (src.prometheus) {
+		src.prom.interval_ms = po.interval_ms;
+		src.prom.timeout_ms = po.timeout_ms > src.prom.timeout_ms ? po.timeout_ms : src.prom.timeout_ms;
+		ps = promsrc_new(&src.prom, &err);
+	} else {
+		p = poller_new(&po, &err);
+	}
+	if ((!p && !ps) || (ps ? cli_prom_targets(inv, limit, ps, sh.fl, &skipped, "poll")
+			       : cli_poll_targets(inv, limit, p, sh.fl, &skipped, "poll")) <= 0) {
+		if ((p || ps) && !err)
 			fprintf(stderr, "fleetdeck poll: no devices to poll\n");
 		goto out;
 	}
@@ -284,7 +312,7 @@ static int run(struct app *app, int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
-	struct thread_arg ta = { p, &sh };
+	struct thread_arg ta = { p, ps, &sh };
 	pthread_t th;
 	if (pthread_create(&th, NULL, poll_thread, &ta)) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -334,7 +362,10 @@ static int run(struct app *app, int argc, char **argv)
 	sh.quit = true;
 	pthread_cond_broadcast(&sh.cv);
 	pthread_mutex_unlock(&sh.mu);
-	poller_stop(p);
+	if (ps)
+		promsrc_stop(ps);
+	else
+		poller_stop(p);
 	pthread_join(th, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (sh.err) {
@@ -349,6 +380,8 @@ out:
 		free(err);
 	}
 	poller_free(p);
+	promsrc_free(ps);
+	cli_source_clear(&src);
 	fleet_free(sh.fl);
 	pthread_mutex_destroy(&sh.mu);
 	pthread_cond_destroy(&sh.cv);

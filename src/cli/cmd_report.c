@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 #include "export/alertmgr.h"
 #include "export/promfleet.h"
+#include "cli/cli_source.h"
 #include "fleet/history.h"
 #include "fleet/fleet.h"
 #include "metrics/devmetrics.h"
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 		"                          [--output FILE] [--db FILE | --no-history] [--gpu-temp-warn C]\n"
 		"                          [--gpu-temp-crit C] [--expected-version V]\n"
 		"                          [--alertmanager URL [--alert-state FILE] [--alert-ttl S]]\n"
+		"                          [--source poll|prometheus=URL[,...]]\n"
 		"       fleetdeck report ...  (the same)\n"
 		"\n"
 		"Polls every selected device once (GET /status, /health, /metrics and /drift, in\n"
@@ -58,6 +60,9 @@ static void usage(FILE *f)
 		"                          database's path with .alertmanager.json added)\n"
 		"      --alert-ttl S       a posted alert stays active this long unless posted again\n"
 		"                          (default 900; keep it above the report's interval)\n"
+		"      --source S          where device state comes from: poll (the devices, default) or\n"
+		"                          prometheus=URL[,label=L][,match=T][,job=J][,window=W]: a Prometheus\n"
+		"                          server that scrapes the devices' exporters (see the user guide)\n"
 		"\n"
 		"Alert rules: unreachable, health (degraded or unhealthy, or a bad answer), gpu_temp,\n"
 		"version_skew, drift; thresholds also from `alerts:` in the settings file.\n"
@@ -75,6 +80,7 @@ struct opts {
 	bool prom;
 	const char *output, *alertmanager, *alert_state;
 	int alert_ttl_ms;
+	cli_source source;
 };
 
 enum { EXIT_ALERTMANAGER = 3 };
@@ -125,7 +131,7 @@ static int parse_temp(const char *opt, const char *s, double *out)
 	return 0;
 }
 
-enum { O_CONNECT = 256, O_RETRIES, O_FORMAT, O_JSON, O_DB, O_NO_HISTORY, O_WARN, O_CRIT, O_EXPECTED, O_AM, O_AM_STATE, O_AM_TTL };
+enum { O_CONNECT = 256, O_RETRIES, O_FORMAT, O_JSON, O_DB, O_NO_HISTORY, O_WARN, O_CRIT, O_EXPECTED, O_AM, O_AM_STATE, O_AM_TTL, O_SOURCE };
 
 static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
 {
@@ -148,6 +154,7 @@ static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
 		{ "alertmanager", required_argument, NULL, O_AM },
 		{ "alert-state", required_argument, NULL, O_AM_STATE },
 		{ "alert-ttl", required_argument, NULL, O_AM_TTL },
+		{ "source", required_argument, NULL, O_SOURCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -213,6 +220,10 @@ static int parse_args(struct app *app, int argc, char **argv, struct opts *o)
 		case O_AM_STATE: o->alert_state = optarg; break;
 		case O_AM_TTL:
 			if (parse_seconds("--alert-ttl", optarg, &o->alert_ttl_ms))
+				return EXIT_USAGE;
+			break;
+		case O_SOURCE:
+			if (cli_source_parse("report", optarg, &o->source))
 				return EXIT_USAGE;
 			break;
 		case 'h': usage(stdout); return EXIT_OK;
@@ -460,11 +471,15 @@ static int run(struct app *app, int argc, char **argv)
 {
 	struct opts o = { .retries = -1 };
 	int prc = parse_args(app, argc, argv, &o);
-	if (prc >= 0)
+	if (prc >= 0) {
+		cli_source_clear(&o.source);
 		return prc;
+	}
 	inventory *inv = cli_load_inventory(app);
-	if (!inv)
+	if (!inv) {
+		cli_source_clear(&o.source);
 		return EXIT_USAGE;
+	}
 	char *err = NULL;
 	poller_opts po = app->cfg.poll;
 	if (o.forks)
@@ -493,6 +508,7 @@ static int run(struct app *app, int argc, char **argv)
 			rules.temp_warn, rules.temp_crit);
 		fleet_rules_free(&rules);
 		inv_free(inv);
+		cli_source_clear(&o.source);
 		return EXIT_USAGE;
 	}
 
@@ -500,13 +516,25 @@ static int run(struct app *app, int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	devmetrics *dm = devmetrics_new();
 	devmetrics_attach(dm, &po);
-	poller *p = poller_new(&po, &err);
+	poller *p = NULL;
+	promsrc *ps = NULL;
 	fleet *fl = fleet_new(&rules);
 	fleet_snapshot *snap = NULL;
 	size_t skipped = 0;
-	if (!p)
-		goto out;
-	long added = cli_poll_targets(inv, o.limit, p, fl, &skipped, "report");
+	long added;
+	if (o.source.prometheus) {
+		if (o.timeout_ms)
+			o.source.prom.timeout_ms = o.timeout_ms;
+		if (o.connect_timeout_ms)
+			o.source.prom.connect_timeout_ms = o.connect_timeout_ms;
+		if (!(ps = promsrc_new(&o.source.prom, &err)))
+			goto out;
+		added = cli_prom_targets(inv, o.limit, ps, fl, &skipped, "report");
+	} else {
+		if (!(p = poller_new(&po, &err)))
+			goto out;
+		added = cli_poll_targets(inv, o.limit, p, fl, &skipped, "report");
+	}
 	if (added < 0)
 		goto out;
 	if (added == 0) {
@@ -520,11 +548,13 @@ static int run(struct app *app, int argc, char **argv)
 	const poll_result *res;
 	size_t n;
 	poll_cycle_info info;
-	if (poller_cycle(p, &res, &n, &info, &err)) {
+	if (ps ? promsrc_cycle(ps, &res, &n, &info, &err) : poller_cycle(p, &res, &n, &info, &err)) {
 		if (!err)
 			err = xstrdup("interrupted");
 		goto out;
 	}
+	if (ps && promsrc_warning(ps))
+		fprintf(stderr, "fleetdeck report: warning: %s\n", promsrc_warning(ps));
 	fleet_apply(fl, devmetrics_merge(dm, res, n), n);
 	snap = fleet_snapshot_take(fl, now_ms());
 	rc = snap->nalerts ? EXIT_FINDINGS : EXIT_OK;
@@ -560,10 +590,12 @@ out:
 	fleet_snapshot_free(snap);
 	fleet_free(fl);
 	poller_free(p);
+	promsrc_free(ps);
 	devmetrics_free(dm);
 	curl_global_cleanup();
 	fleet_rules_free(&rules);
 	inv_free(inv);
+	cli_source_clear(&o.source);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #include "inventory/pattern.h"
 #include "metrics/devmetrics.h"
 #include "monitor/rollwatch.h"
+#include "poll/promsrc.h"
 #include "store/store.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -40,7 +41,8 @@ struct mdev {
 
 struct monitor {
 	inventory *inv;
-	poller *p;
+	poller *p;             /* NULL when the devices' state comes from Prometheus: */
+	promsrc *ps;
 	devmetrics *dm;        /* /metrics readings, for what /status lacks */
 	fleet *fl;
 	store *st;
@@ -116,9 +118,14 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 	poller_opts po = o->poll;
 	m->dm = devmetrics_new();
 	devmetrics_attach(m->dm, &po);
-	m->p = poller_new(&po, err);
-	if (!m->p)
+	if (o->prom) {
+		promsrc_opts pso = *o->prom;
+		pso.interval_ms = o->poll.interval_ms;
+		if (!(m->ps = promsrc_new(&pso, err)))
+			goto fail;
+	} else if (!(m->p = poller_new(&po, err))) {
 		goto fail;
+	}
 	if (pipe(m->wake) != 0) {
 		*err = xasprintf("pipe: %s", strerror(errno));
 		goto fail;
@@ -132,8 +139,10 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 		json_t *vars = inv_host_vars(inv, hosts[i]);
 		poll_target t;
 		char *e2 = NULL;
+		const char *key = json_string_value(json_object_get(vars, "fleetdeck_prometheus_instance"));
 		long pi = -1;
-		if (poll_target_from_vars(hosts[i]->name, vars, &t, &e2) || (pi = poller_add(m->p, &t, &e2)) < 0) {
+		if (poll_target_from_vars(hosts[i]->name, vars, &t, &e2) ||
+		    (pi = m->ps ? promsrc_add(m->ps, &t, key, &e2) : poller_add(m->p, &t, &e2)) < 0) {
 			warn(m, xasprintf("%s: %s (not polled)", hosts[i]->name, e2 ? e2 : "cannot be polled"));
 			free(e2);
 			poll_target_clear(&t);
@@ -302,7 +311,8 @@ static void publish(void *ctx, const poll_result *res, size_t n, const poll_cycl
 	if (m->st && fleet_history_record(m->st, s, info->start_ms, info->end_ms, m->who, &herr))
 		hist_failed = true;
 	pthread_mutex_lock(&m->lock);
-	for (size_t i = 0; i < n; i++) {
+	/* the command log is of requests to devices: from Prometheus there are none */
+	for (size_t i = 0; i < n && !m->ps; i++) {
 		const poll_result *r = &res[i];
 		if (!r->polled)
 			continue;
@@ -335,6 +345,10 @@ static void publish(void *ctx, const poll_result *res, size_t n, const poll_cycl
 		free(m->error);
 		m->error = NULL;
 	}
+	if (m->error && strncmp(m->error, "Prometheus at ", 14) == 0) { /* it answered again */
+		free(m->error);
+		m->error = NULL;
+	}
 	pthread_mutex_unlock(&m->lock);
 	free(herr);
 	fleet_snapshot_free(s);
@@ -348,11 +362,24 @@ void monitor_feed(monitor *m, const poll_result *res, size_t n, const poll_cycle
 	publish(m, res, n, info);
 }
 
+/* A cycle Prometheus could not answer: the devices keep their state (and go stale). */
+static void prom_failed(void *ctx, const char *message)
+{
+	monitor *m = ctx;
+	pthread_mutex_lock(&m->lock);
+	free(m->error);
+	m->error = xstrdup(message);
+	pthread_mutex_unlock(&m->lock);
+	char b = 1;
+	ssize_t w = write(m->wake[1], &b, 1);
+	(void)w;
+}
+
 static void *thread_main(void *arg)
 {
 	monitor *m = arg;
 	char *err = NULL;
-	if (poller_run(m->p, publish, m, &err) < 0) {
+	if ((m->ps ? promsrc_run(m->ps, publish, prom_failed, m, &err) : poller_run(m->p, publish, m, &err)) < 0) {
 		pthread_mutex_lock(&m->lock);
 		free(m->error);
 		m->error = xasprintf("polling stopped: %s", err ? err : "error");
@@ -525,7 +552,10 @@ void monitor_free(monitor *m)
 	if (!m)
 		return;
 	if (m->started) {
-		poller_stop(m->p);
+		if (m->ps)
+			promsrc_stop(m->ps);
+		else
+			poller_stop(m->p);
 		pthread_join(m->thread, NULL);
 	}
 	if (m->hstarted) {
@@ -541,6 +571,7 @@ void monitor_free(monitor *m)
 	free(m->db_path);
 	pthread_cond_destroy(&m->hcond);
 	poller_free(m->p);
+	promsrc_free(m->ps);
 	devmetrics_free(m->dm);
 	fleet_free(m->fl);
 	store_close(m->st);
@@ -594,7 +625,10 @@ void monitor_ack(monitor *m)
 
 void monitor_poll_now(monitor *m)
 {
-	poller_poke(m->p);
+	if (m->ps)
+		promsrc_poke(m->ps);
+	else
+		poller_poke(m->p);
 }
 
 fleet_snapshot *monitor_snapshot(monitor *m, int64_t now_ms)
@@ -673,7 +707,7 @@ static char *format_cmd(const monitor *m, const struct cmd *c)
 		/* the outcome first: the exact command that follows is long */
 		if (c->ok)
 			snprintf(outcome, sizeof outcome, "ok in %.1f ms", c->rtt_ms);
-		char *what = poller_describe(m->p, d->pindex, c->ep);
+		char *what = m->p ? poller_describe(m->p, d->pindex, c->ep) : NULL;
 		char *line = xasprintf("%s %s SSH %s %s%s: %s", when, d->host, poll_ep_path(c->ep), outcome,
 				       c->attempts > 1 ? " (retried)" : "", what ? what : d->address);
 		free(what);

@@ -11,6 +11,7 @@
 #include "fleet/fleet.h"
 #include "inventory/inventory.h"
 #include "poll/poller.h"
+#include "poll/promsrc.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +25,9 @@ typedef struct monitor_opts {
 	const char *limit;     /* Ansible pattern, as --limit; NULL: all */
 	const char *db_path;   /* history; NULL: none kept */
 	const char *who;       /* history's name for this writer: "console" */
+	const promsrc_opts *prom; /* not NULL: the devices' state from this Prometheus server
+	                             (every poll.interval_ms) instead of polling them; a cycle it
+	                             cannot answer shows as monitor_error(), "Prometheus at ..." */
 } monitor_opts;
 
 /* Builds the poller and the model from the inventory (which must outlive the
