@@ -292,7 +292,6 @@ static int run(struct app *app, int argc, char **argv)
 	cli_raise_fd_limit();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	monitor_opts mo = { .poll = app->cfg.poll, .rules = &app->cfg.rules, .limit = o.limit, .who = "console" };
-	mo.poll.skip[POLL_EP_DRIFT] = true; /* the console shows no drift window yet: do not fetch it */
 	if (o.interval_ms)
 		mo.poll.interval_ms = o.interval_ms;
 	if (o.forks)
