@@ -22,6 +22,7 @@ static const struct view_ops *const views[VIEW_COUNT] = {
 	[VIEW_DETAIL] = &view_detail,
 	[VIEW_LOG] = &view_log,
 	[VIEW_HELP] = &view_help,
+	[VIEW_DRIFT] = &view_drift,
 };
 
 /* The only globals: what signal handlers may touch. */
@@ -319,6 +320,13 @@ static unsigned act_log(struct app *a)
 	return ACT_REDRAW;
 }
 
+static unsigned act_drift(struct app *a)
+{
+	a->view = a->view == VIEW_DRIFT ? VIEW_FLEET : VIEW_DRIFT;
+	a->full_top = 0;
+	return ACT_REDRAW;
+}
+
 static unsigned act_filter(struct app *a)
 {
 	a->input = INPUT_FILTER;
@@ -440,6 +448,7 @@ static const struct key_binding keymap[] = {
 	{ 'r', "r F5", "poll every device now", act_poll },
 	{ KEY_F(5), NULL, NULL, act_poll },
 	{ '@', "@ F6", "command log: the requests sent and their answers", act_log },
+	{ 'd', "d", "drift: factories x features (KS against the baseline), drifting devices", act_drift },
 	{ KEY_F(6), NULL, NULL, act_log },
 	{ 'z', "z F7", "zoom the devices table", act_zoom },
 	{ KEY_F(7), NULL, NULL, act_zoom },
@@ -601,6 +610,14 @@ static unsigned cmd_log(struct app *a, const char *arg)
 	return act_log(a);
 }
 
+static unsigned cmd_drift(struct app *a, const char *arg)
+{
+	(void)arg;
+	a->view = VIEW_DRIFT;
+	a->full_top = 0;
+	return ACT_REDRAW;
+}
+
 static const struct command_entry {
 	const char *name, *args, *help;
 	command_fn fn;
@@ -613,6 +630,7 @@ static const struct command_entry {
 	{ "theme", "NAME", "switch theme (dark, light, high-contrast, monochrome, a file)", cmd_theme },
 	{ "poll", "", "poll every device now", cmd_poll },
 	{ "log", "", "the command log", cmd_log },
+	{ "drift", "", "the drift view: factories x features", cmd_drift },
 	{ "fkeys", "[on|off]", "show or hide the F-key bar", cmd_fkeys },
 	{ "mouse", "[on|off]", "mouse clicks and wheel", cmd_mouse },
 	{ "help", "", "keys and commands", cmd_help },
