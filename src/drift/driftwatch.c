@@ -22,6 +22,7 @@ void driftwatch_opts_default(driftwatch_opts *o)
 
 /* A registry's index.json as last read. */
 struct index_ent {
+	char *key;             /* the registry: the map's key */
 	char *text;            /* NULL: not read (error says why) */
 	size_t len;
 	char *error;
@@ -30,6 +31,7 @@ struct index_ent {
 
 /* A baseline by registry and key. */
 struct base_ent {
+	char *key;             /* the map's key */
 	drift_baseline *b;     /* NULL: none (error says why) */
 	char *error;
 	int64_t retry_at;
@@ -108,6 +110,7 @@ void driftwatch_free(driftwatch *w)
 	void *v;
 	while (strmap_next(w->index, &it, &k, &v)) {
 		struct index_ent *e = v;
+		free(e->key);
 		free(e->text);
 		free(e->error);
 		free(e);
@@ -116,6 +119,7 @@ void driftwatch_free(driftwatch *w)
 	it = 0;
 	while (strmap_next(w->base, &it, &k, &v)) {
 		struct base_ent *e = v;
+		free(e->key);
 		drift_baseline_free(e->b);
 		free(e->error);
 		free(e);
@@ -165,9 +169,11 @@ void driftwatch_set_baseline(driftwatch *w, const char *key, const drift_set *ba
 	struct base_ent *e = strmap_get(w->base, k);
 	if (!e) {
 		e = xcalloc(1, sizeof *e);
-		strmap_put(w->base, k, e);
+		e->key = k;
+		strmap_put(w->base, e->key, e);
+	} else {
+		free(k);
 	}
-	free(k);
 	drift_baseline_free(e->b);
 	free(e->error);
 	e->error = NULL;
@@ -304,7 +310,8 @@ static struct index_ent *get_index(driftwatch *w, const char *registry, int64_t 
 	struct index_ent *e = strmap_get(w->index, registry);
 	if (!e) {
 		e = xcalloc(1, sizeof *e);
-		strmap_put(w->index, registry, e);
+		e->key = xstrdup(registry);
+		strmap_put(w->index, e->key, e);
 	}
 	bool due = e->text ? now - e->fetched_ms >= w->o.index_ttl_ms : now >= e->retry_at;
 	if (!due)
@@ -347,9 +354,11 @@ static struct base_ent *get_baseline(driftwatch *w, const char *registry, const 
 	e = strmap_get(w->base, k);
 	if (!e) {
 		e = xcalloc(1, sizeof *e);
-		strmap_put(w->base, k, e);
+		e->key = k;
+		strmap_put(w->base, e->key, e);
+	} else {
+		free(k);
 	}
-	free(k);
 	if (e->b || now < e->retry_at)
 		return e;
 	char *err = NULL, *url = NULL;

@@ -160,11 +160,15 @@ static void pvalue(double d, size_t na, size_t nb, bool asymp, ks_result *out)
 	long g = gcd_long((long)na, (long)nb);
 	double prob = NAN;
 	enum ks_method method = KS_METHOD_ASYMP;
-	if (!asymp && (na > nb ? na : nb) <= KS_MAX_EXACT_N) {
+	if ((na > nb ? na : nb) <= KS_MAX_EXACT_N) {
+		/* the statistic on the lattice h / lcm, as scipy's "auto" reports it, in
+		 * either mode: the verdict at a threshold does not depend on the mode */
 		long lcm = ((long)na / g) * (long)nb;
 		long h = (long)round_even(d * (double)lcm);
 		d = (double)h / (double)lcm;
-		if (h == 0) {
+		if (asymp) {
+			/* asymptotic below */
+		} else if (h == 0) {
 			prob = 1.0;
 			method = KS_METHOD_EXACT;
 		} else {

@@ -29,7 +29,9 @@ int ks_2samp(const double *a, size_t na, const double *b, size_t nb, ks_result *
 
 /* How the p-value is found: scipy's method "auto" (exact up to KS_MAX_EXACT_N,
  * as ks_2samp) or "asymp" (always the asymptotic distribution: a few µs where
- * the exact one of 1,000 against 500 samples takes 0.1 to 2 ms). */
+ * the exact one of 1,000 against 500 samples takes 0.1 to 2 ms). The statistic
+ * is the one "auto" reports in both modes (up to KS_MAX_EXACT_N rounded to the
+ * lattice h / lcm(n1, n2)), so a verdict at a threshold never depends on the mode. */
 enum ks_mode { KS_MODE_AUTO, KS_MODE_ASYMP };
 
 /* ks_2samp on samples already sorted ascending (ks_sort), with the p-value found
