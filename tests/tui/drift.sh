@@ -81,6 +81,12 @@ if screen main | grep -Eq '^ factory_amsterdam .*~'; then ok "the factories pane
 	bad "the factories pane marks the drifting factory"; screen main | head -8; fi
 if screen main | grep -Eq '^ factory_berlin .*~'; then bad "the quiet factory has no drift mark"; else ok "the quiet factory has no drift mark"; fi
 
+keys main : 'host edge-ams-01' Enter
+expect "the detail view has the device's drift comparison" main "Drift against defect-detection:3\.1's baseline \(500 samples"
+expect "... per feature, KS, p-value, Wasserstein, threshold, severity" main 'brightness +0\.[3-9][0-9]{2} +[0-9.e+-]+ +[0-9.e+-]+ +0\.100 +critical'
+expect "... and a drift sparkline from the history" main 'drift \(KS\) +.*(▁|▂|▃|▄|▅|▆|▇|█)'
+keys main Escape
+expect "back from the detail" main 'Devices \(10 of 10\)'
 keys main d
 expect "d opens the drift view" main 'Drift: KS of each factory'
 expect "the view's columns are the features" main 'FACTORY +MODEL +DEV +brightness +contrast +mean_intensity +std_intensity +MAX'
