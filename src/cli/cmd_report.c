@@ -494,6 +494,7 @@ static int run(struct app *app, int argc, char **argv)
 	driftwatch_opts_default(&dwo);
 	dwo.connect_timeout_ms = po.connect_timeout_ms;
 	dwo.timeout_ms = po.timeout_ms;
+	dwo.max_fetches = 100000; /* one cycle: every baseline now */
 	driftwatch *dw = driftwatch_new(&rules, &dwo);
 	driftwatch_attach(dw, &po);
 	poller *p = poller_new(&po, &err);

@@ -28,6 +28,10 @@ typedef struct driftwatch_opts {
 	size_t max_baseline;     /* bytes of a baseline: 32 MiB */
 	int64_t retry_ms;        /* a failed fetch is tried again after this: 60000 */
 	int64_t index_ttl_ms;    /* index.json is read again after this: 600000 */
+	int max_fetches;         /* baselines asked for per cycle, at most (each may need the
+	                            index first; the rest wait for the next cycle), so a slow
+	                            registry delays a console's cycle by a few timeouts at
+	                            most: 4; 0 no limit */
 } driftwatch_opts;
 
 void driftwatch_opts_default(driftwatch_opts *o);

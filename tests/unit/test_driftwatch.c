@@ -360,6 +360,45 @@ static void test_watch(void **state)
 	fleet_free(f);
 }
 
+/* A registry that refuses connections (a closed port on loopback): each device's drift says
+ * why; with one request a cycle, the second version waits for the next cycle. */
+static void test_registry_down(void **state)
+{
+	(void)state;
+	fleet *f = fleet_new(NULL);
+	driftwatch_opts o;
+	driftwatch_opts_default(&o);
+	o.max_fetches = 1;
+	o.connect_timeout_ms = 500;
+	o.timeout_ms = 1000;
+	driftwatch *w = driftwatch_new(NULL, &o);
+	for (size_t i = 0; i < 2; i++) {
+		fleet_add(f, i ? "d1" : "d0", "f", NULL);
+		driftwatch_add(w, i, "f", "127.85.9.9:9/"); /* no scheme: http; the slash goes */
+	}
+	const char *ver[] = { "1", "2" };
+	double shift[] = { 0, 0 };
+	cycle(w, f, shift, ver, 2);
+	fleet_snapshot *s = fleet_snapshot_take(f, T0 + 200);
+	assert_non_null(s->devs[0].drift.error);
+	assert_non_null(strstr(s->devs[0].drift.error, "registry index: http://127.85.9.9:9/models/index.json: "));
+	assert_string_equal(s->devs[1].drift.error, "waiting for the registry");
+	assert_int_equal(s->nfactory_drift, 0);
+	assert_null(find_alert(s, "d0", FLEET_RULE_DRIFT));
+	fleet_snapshot_free(s);
+	double none[] = { -1, -1 };
+	cycle(w, f, none, ver, 2); /* the index is not asked again before retry_ms */
+	s = fleet_snapshot_take(f, T0 + 300);
+	assert_non_null(strstr(s->devs[1].drift.error, "registry index: "));
+	fleet_snapshot_free(s);
+	driftwatch_stats st;
+	driftwatch_get_stats(w, &st);
+	assert_int_equal(st.index_fetches, 1);
+	assert_int_equal(st.fetch_failures, 1);
+	driftwatch_free(w);
+	fleet_free(f);
+}
+
 static void test_attach(void **state)
 {
 	(void)state;
@@ -530,7 +569,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sorted_paths), cmocka_unit_test(test_pool),   cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_watch),        cmocka_unit_test(test_attach), cmocka_unit_test(test_index),
-		cmocka_unit_test(test_config),       cmocka_unit_test(test_store),
+		cmocka_unit_test(test_config),       cmocka_unit_test(test_store),  cmocka_unit_test(test_registry_down),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
