@@ -556,8 +556,7 @@ static drift_report *compare(const drift_set *baseline, bool sorted, const drift
 			}
 			memcpy(work, w->v, w->n * sizeof *work);
 			ks_sort(work, w->n);
-			ks_2samp_sorted(bs, b->n, work, w->n, o->mode, &f->ks);
-			f->wasserstein = ks_wasserstein_sorted(bs, b->n, work, w->n, work + w->n);
+			ks_both_sorted(bs, b->n, work, w->n, o->mode, work + w->n, &f->ks, &f->wasserstein);
 		}
 		f->drifted = f->ks.statistic > f->threshold;
 		f->severity = !f->drifted ? DRIFT_NONE

@@ -50,6 +50,12 @@ double ks_wasserstein(const double *a, size_t na, const double *b, size_t nb);
  * (then allocated). */
 double ks_wasserstein_sorted(const double *xs, size_t na, const double *ys, size_t nb, double *scratch);
 
+/* ks_2samp_sorted and ks_wasserstein_sorted in one walk over the merged samples
+ * (the same figures, to the bit). scratch: room for na + nb doubles, or NULL.
+ * Returns 0, or -1 if a sample is empty. */
+int ks_both_sorted(const double *xs, size_t na, const double *ys, size_t nb, enum ks_mode mode, double *scratch,
+		   ks_result *out, double *wasserstein);
+
 /* Survival function Pr(D_n >= d) of the one-sample two-sided Kolmogorov-Smirnov
  * statistic for a sample of n (scipy's kstwo.sf). NaN for n < 1. */
 double ks_kstwo_sf(double d, double n);

@@ -96,6 +96,12 @@ static void test_sorted_paths(void **state)
 		assert_int_equal(plain.method, sorted.method);
 		assert_true(ks_wasserstein(xv, 1000, yv, 500) == ks_wasserstein_sorted(xs, 1000, ys, 500, scratch));
 		assert_true(ks_wasserstein(xv, 1000, yv, 500) == ks_wasserstein_sorted(xs, 1000, ys, 500, NULL));
+		/* one walk for both */
+		ks_result both;
+		double wboth = -1;
+		assert_int_equal(ks_both_sorted(xs, 1000, ys, 500, KS_MODE_AUTO, scratch, &both, &wboth), 0);
+		assert_true(both.statistic == plain.statistic && both.pvalue == plain.pvalue && both.method == plain.method);
+		assert_true(wboth == ks_wasserstein(xv, 1000, yv, 500));
 		/* asymptotic p-value, the same statistic */
 		ks_result as;
 		ks_2samp_sorted(xs, 1000, ys, 500, KS_MODE_ASYMP, &as);
@@ -107,6 +113,32 @@ static void test_sorted_paths(void **state)
 		free(ys);
 		free(scratch);
 	}
+	/* the one-walk version against the plain functions on small, tied, identical and disjoint samples */
+	static const size_t pairs[][2] = { { 1, 1 }, { 1, 5 }, { 3, 7 }, { 10, 10 }, { 40, 17 }, { 200, 300 } };
+	for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++)
+		for (int shape = 0; shape < 4; shape++) {
+			size_t na = pairs[k][0], nb = pairs[k][1];
+			double *a = xmalloc(na * sizeof *a), *b = xmalloc(nb * sizeof *b), *sc = xmalloc((na + nb) * sizeof *sc);
+			for (size_t i = 0; i < na; i++)
+				a[i] = shape == 1 ? floor(uniform01() * 4) : uniform01();
+			for (size_t i = 0; i < nb; i++)
+				b[i] = shape == 1 ? floor(uniform01() * 4)
+				       : shape == 2 ? a[i % na]
+				       : shape == 3 ? 10 + uniform01()
+						    : uniform01() + 0.2;
+			ks_result p1, p2;
+			ks_2samp(a, na, b, nb, &p1);
+			double w1 = ks_wasserstein(a, na, b, nb), w2;
+			ks_sort(a, na);
+			ks_sort(b, nb);
+			assert_int_equal(ks_both_sorted(a, na, b, nb, KS_MODE_AUTO, sc, &p2, &w2), 0);
+			if (!(p1.statistic == p2.statistic && p1.pvalue == p2.pvalue && w1 == w2))
+				fail_msg("%zu vs %zu shape %d: D %.17g %.17g p %.17g %.17g W %.17g %.17g", na, nb, shape,
+					 p1.statistic, p2.statistic, p1.pvalue, p2.pvalue, w1, w2);
+			free(a);
+			free(b);
+			free(sc);
+		}
 	/* a prepared baseline gives drift_compare's report */
 	drift_baseline *pb = drift_baseline_new(x);
 	assert_int_equal(drift_baseline_window(pb), 1000);
