@@ -217,7 +217,12 @@ static int demo_start(struct demo *d, char **inv_path)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
 			_exit(127);
-		execlp(sim, sim, "--demo", "--write-inventory", d->dir, "--ready-file", ready, (char *)NULL);
+		/* with the model registry, for drift baselines: an address no demo device has, a
+		 * port from the process id so that two demos can run at once */
+		char reg[64];
+		snprintf(reg, sizeof reg, "127.0.255.254:%d", 20000 + (int)(getpid() % 20000));
+		execlp(sim, sim, "--demo", "--registry", reg, "--write-inventory", d->dir, "--ready-file", ready,
+		       (char *)NULL);
 		_exit(127);
 	}
 	free(sim);

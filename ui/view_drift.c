@@ -63,6 +63,23 @@ static void draw_row(struct app *a, WINDOW *w, int y, int width, const int *cw, 
 
 enum { MAXCOLS = 3 + 16 + 1 };
 
+/* Drifting devices worst first: critical before warning, then by KS. */
+struct ranked {
+	size_t dev;
+	int sev;
+	double ks;
+};
+
+static int cmp_ranked(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	if (x->sev != y->sev)
+		return y->sev - x->sev;
+	if (x->ks != y->ks)
+		return x->ks < y->ks ? 1 : -1;
+	return (x->dev > y->dev) - (x->dev < y->dev);
+}
+
 static void draw_drift(struct app *a)
 {
 	WINDOW *w = a->w_full;
@@ -101,10 +118,13 @@ static void draw_drift(struct app *a)
 	/* lines: header, factories, blank, devices title, device lines */
 	long total = 1 + (long)(s ? s->nfactory_drift : 0);
 	size_t ndrifting = 0;
-	size_t *drifting = xcalloc(s ? s->ndevs + 1 : 1, sizeof *drifting);
-	for (size_t i = 0; s && i < s->ndevs; i++)
-		if (model_drift_severity(&s->devs[i], a->o.rules) != DRIFT_NONE)
-			drifting[ndrifting++] = i;
+	struct ranked *drifting = xcalloc(s ? s->ndevs + 1 : 1, sizeof *drifting);
+	for (size_t i = 0; s && i < s->ndevs; i++) {
+		int sev = model_drift_severity(&s->devs[i], a->o.rules);
+		if (sev != DRIFT_NONE)
+			drifting[ndrifting++] = (struct ranked){ i, sev, s->devs[i].st.drift_ks };
+	}
+	qsort(drifting, ndrifting, sizeof *drifting, cmp_ranked);
 	total += 2 + (long)ndrifting;
 	a->full_lines = total;
 	if (a->full_top > total - (h - 1))
@@ -169,7 +189,7 @@ static void draw_drift(struct app *a)
 			draw_text(&a->d, w, y++, 0, width, TS_TITLE, t, true, false);
 			continue;
 		}
-		const fleet_dev *d = &s->devs[drifting[rest - 2]];
+		const fleet_dev *d = &s->devs[drifting[rest - 2].dev];
 		int sev = model_drift_severity(d, a->o.rules);
 		char buf[512];
 		size_t len = (size_t)snprintf(buf, sizeof buf, " %-20s %-9s KS %.3f", d->host, drift_severity_name(sev),
