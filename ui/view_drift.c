@@ -1,5 +1,5 @@
 /* view_drift: the drift view (`d`, `:drift`): factories x features, each cell the KS statistic of the
- * factory's pooled windows against its model version's baseline, coloured by severity; then the drifting devices. */
+ * factory's pooled windows against its model version's baseline, coloured by severity; then the drifting devices, worst first. */
 #include "app.h"
 #include "util/xalloc.h"
 
