@@ -12,6 +12,7 @@
 #include "drift/driftwatch.h"
 #include "fleet/fleet.h"
 #include "fleet/history.h"
+#include "model.h"
 #include "store/store.h"
 #include "util/xalloc.h"
 
@@ -382,6 +383,25 @@ static void test_watch(void **state)
 	assert_int_equal(pf.reason, DEV_REASON_MALFORMED);
 	assert_non_null(strstr(pf.error, "/drift: "));
 	free(pf.error);
+
+	/* the console's model: each factory's drift mark is the worst of its devices and its pools */
+	ui_model um;
+	model_init(&um, NULL);
+	model_set_snapshot(&um, fleet_snapshot_take(f, T0 + 500));
+	assert_int_equal(um.nfactories, 3); /* f1, f2, (none) */
+	assert_string_equal(um.factories[0].name, "(none)");
+	assert_int_equal(um.factories[0].drift_sev, DRIFT_NONE);
+	assert_int_equal(um.factories[1].drift_sev, DRIFT_NONE); /* f1: d0 came back, d1 forgotten */
+	assert_int_equal(um.factories[2].drift_sev, DRIFT_NONE);
+	assert_int_equal(model_drift_severity(&um.snap->devs[0], NULL), DRIFT_NONE);
+	model_free(&um);
+	double again[] = { 0.6, -1, -1, -1, -1, -1 };
+	cycle(w, f, again, ver3, 6);
+	model_init(&um, NULL);
+	model_set_snapshot(&um, fleet_snapshot_take(f, T0 + 600));
+	assert_int_equal(um.factories[1].drift_sev, DRIFT_CRITICAL);
+	assert_int_equal(model_drift_severity(&um.snap->devs[0], NULL), DRIFT_CRITICAL);
+	model_free(&um);
 
 	driftwatch_stats st;
 	driftwatch_get_stats(w, &st);
