@@ -25,6 +25,7 @@ static const struct view_ops *const views[VIEW_COUNT] = {
 	[VIEW_ROLLOUTS] = &view_rollouts,
 	[VIEW_START] = &view_start,
 	[VIEW_REGISTRY] = &view_registry,
+	[VIEW_DRIFT] = &view_drift,
 };
 
 /* The only globals: what signal handlers may touch. */
@@ -467,6 +468,13 @@ static unsigned act_registry(struct app *a)
 	return ACT_REDRAW;
 }
 
+static unsigned act_drift(struct app *a)
+{
+	a->view = a->view == VIEW_DRIFT ? VIEW_FLEET : VIEW_DRIFT;
+	a->full_top = 0;
+	return ACT_REDRAW;
+}
+
 static unsigned act_filter(struct app *a)
 {
 	a->input = INPUT_FILTER;
@@ -588,6 +596,7 @@ static const struct key_binding keymap[] = {
 	{ 'r', "r F5", "poll every device now", act_poll },
 	{ KEY_F(5), NULL, NULL, act_poll },
 	{ '@', "@ F6", "command log: the requests sent and their answers", act_log },
+	{ 'd', "d", "drift: factories x features (KS against the baseline), drifting devices", act_drift },
 	{ KEY_F(6), NULL, NULL, act_log },
 	{ 'o', "o F4", "rollouts: progress, gates, devices; pause, approve, abort, roll back", act_rollouts },
 	{ KEY_F(4), NULL, NULL, act_rollouts },
@@ -771,6 +780,14 @@ static unsigned cmd_registry(struct app *a, const char *arg)
 	return ACT_REDRAW;
 }
 
+static unsigned cmd_drift(struct app *a, const char *arg)
+{
+	(void)arg;
+	a->view = VIEW_DRIFT;
+	a->full_top = 0;
+	return ACT_REDRAW;
+}
+
 static const struct command_entry {
 	const char *name, *args, *help;
 	command_fn fn;
@@ -785,6 +802,7 @@ static const struct command_entry {
 	{ "log", "", "the command log", cmd_log },
 	{ "rollouts", "[ID]", "the rollouts view (a rollout by its number)", cmd_rollouts },
 	{ "registry", "", "the model registry and the devices on each version", cmd_registry },
+	{ "drift", "", "the drift view: factories x features", cmd_drift },
 	{ "fkeys", "[on|off]", "show or hide the F-key bar", cmd_fkeys },
 	{ "mouse", "[on|off]", "mouse clicks and wheel", cmd_mouse },
 	{ "help", "", "keys and commands", cmd_help },
@@ -835,7 +853,7 @@ static void draw_help(struct app *a)
 	slots[n] = TS_TITLE, lines[n++] = xstrdup("Commands (type : then the command; a prefix will do)");
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
 		if (commands[i].help)
-			slots[n] = TS_NORMAL, lines[n++] = xasprintf("  :%-7s %-18s %s", commands[i].name, commands[i].args,
+			slots[n] = TS_NORMAL, lines[n++] = xasprintf("  :%-8s %-18s %s", commands[i].name, commands[i].args,
 								      commands[i].help);
 	slots[n] = TS_NORMAL, lines[n++] = xstrdup("");
 	slots[n] = TS_DIM, lines[n++] = xstrdup("States: healthy, degraded, unhealthy, unreachable (with the reason), "

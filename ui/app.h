@@ -26,13 +26,13 @@ enum {
 
 typedef enum { PANE_FACTORIES, PANE_DEVICES, PANE_EVENTS, PANE_COUNT } app_pane;
 
-typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_ROLLOUTS, VIEW_START, VIEW_REGISTRY, VIEW_COUNT } app_view_id;
+typedef enum { VIEW_FLEET, VIEW_DETAIL, VIEW_LOG, VIEW_HELP, VIEW_ROLLOUTS, VIEW_START, VIEW_REGISTRY, VIEW_DRIFT, VIEW_COUNT } app_view_id;
 
 typedef enum { INPUT_NONE, INPUT_FILTER, INPUT_COMMAND } app_input;
 
 struct app;
 
-/* A full-screen view: fleet (the panes), device detail, command log, help. */
+/* A full-screen view: fleet (the panes), device detail, command log, help, drift. */
 struct view_ops {
 	const char *name;
 	void (*draw)(struct app *a);
@@ -40,7 +40,7 @@ struct view_ops {
 	unsigned (*key)(struct app *a, int ch, bool *handled);
 };
 
-extern const struct view_ops view_fleet, view_detail, view_log, view_help, view_rollouts, view_start, view_registry;
+extern const struct view_ops view_fleet, view_detail, view_log, view_help, view_rollouts, view_start, view_registry, view_drift;
 
 struct app {
 	console_opts o;

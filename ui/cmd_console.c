@@ -146,9 +146,6 @@ static int parse(struct app *app, int argc, char **argv, struct opts *o)
 
 /* ---- the demo fleet ---- */
 
-/* The demo fleet's registry and control addresses: beside its devices (127.0.F.D). */
-#define DEMO_REGISTRY "127.0.255.254:5000"
-#define DEMO_CONTROL "127.0.255.254:7999"
 
 struct demo {
 	pid_t pid;
@@ -234,9 +231,15 @@ static int demo_start(struct demo *d, char **inv_path)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
 			_exit(127);
-		/* a registry too, so that rollouts can be tried on the demo fleet */
-		execlp(sim, sim, "--demo", "--registry", DEMO_REGISTRY, "--control", DEMO_CONTROL, "--model-kib", "64",
-		       "--write-inventory", d->dir, "--ready-file", ready, (char *)NULL);
+		/* with the model registry (drift baselines, rollouts): an address no demo device has, a
+		 * port from the process id so that two demos can run at once */
+		char reg[64];
+		snprintf(reg, sizeof reg, "127.0.255.254:%d", 20000 + (int)(getpid() % 20000));
+		/* and its control API beside it, the next port up */
+		char ctl[64];
+		snprintf(ctl, sizeof ctl, "127.0.255.254:%d", 20001 + (int)(getpid() % 20000));
+		execlp(sim, sim, "--demo", "--registry", reg, "--control", ctl, "--model-kib", "64", "--write-inventory",
+		       d->dir, "--ready-file", ready, (char *)NULL);
 		_exit(127);
 	}
 	free(sim);
@@ -317,7 +320,6 @@ static int run(struct app *app, int argc, char **argv)
 	cli_raise_fd_limit();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	monitor_opts mo = { .poll = app->cfg.poll, .rules = &app->cfg.rules, .limit = o.limit, .who = "console" };
-	mo.poll.skip[POLL_EP_DRIFT] = true; /* the console shows no drift window yet: do not fetch it */
 	if (o.interval_ms)
 		mo.poll.interval_ms = o.interval_ms;
 	if (o.forks)

@@ -193,7 +193,19 @@ static void build_factories(ui_model *m)
 		}
 		if ((d->st.have & DEV_HAVE_DRIFT) && d->st.drift_ks > F->drift_max)
 			F->drift_max = d->st.drift_ks;
+		int ds = model_drift_severity(d, NULL);
+		if (ds > F->drift_sev)
+			F->drift_sev = ds;
 		F->alerts += m->alerts_of[i];
+	}
+	for (size_t g = 0; g < s->nfactory_drift; g++) {
+		const fleet_factory_drift *fd = &s->factory_drift[g];
+		void *v = strmap_get(map, fd->factory ? fd->factory : "(none)");
+		if (!v || fd->drift.error)
+			continue;
+		ui_factory *F = &fs[(size_t)(uintptr_t)v - 1];
+		if ((int)fd->drift.severity > F->drift_sev)
+			F->drift_sev = (int)fd->drift.severity;
 	}
 	for (size_t f = 0; f < nf; f++) {
 		size_t with_temp = 0;
@@ -213,6 +225,17 @@ static void build_factories(ui_model *m)
 	qsort(fs, nf, sizeof *fs, factory_cmp);
 	m->factories = fs;
 	m->nfactories = nf;
+}
+
+int model_drift_severity(const fleet_dev *d, const fleet_rules *r)
+{
+	const fleet_drift *dr = &d->drift;
+	if (dr->ts_ms && !dr->error && dr->nfeatures)
+		return (int)dr->severity;
+	if (!(d->st.have & DEV_HAVE_DRIFT))
+		return DRIFT_NONE;
+	double t = r && r->drift_ks > 0 ? r->drift_ks : DRIFT_DEFAULT_THRESHOLD;
+	return d->st.drift_ks >= 1.5 * t ? DRIFT_CRITICAL : d->st.drift_ks > t ? DRIFT_WARNING : DRIFT_NONE;
 }
 
 static void build_totals(ui_model *m)

@@ -44,6 +44,8 @@ typedef struct ui_factory {
 	double max_temp, mean_temp;
 	char *versions;             /* owned: "3.2:40 3.1:2", most common first */
 	double drift_max;           /* worst KS; < 0 none */
+	int drift_sev;              /* enum drift_severity: the worst of its devices' and of its
+	                               pooled windows' (fleet_factory_drift) */
 	size_t alerts;
 } ui_factory;
 
@@ -97,6 +99,9 @@ long model_row_of(const ui_model *m, size_t dev);
 
 /* Formatting of one cell, as the table shows it (N/A values as "-"): */
 void model_cell(const ui_model *m, size_t dev, ui_col c, int64_t now_ms, bool utf8, char *buf, size_t sz);
+/* A device's drift severity (enum drift_severity): its comparison's, else its
+ * reported KS against the rules' drift_ks (r may be NULL: 0.1). */
+int model_drift_severity(const fleet_dev *d, const fleet_rules *r);
 /* "3m", "2h", "5d"; "-" for never. */
 void model_age(int64_t ms, char *buf, size_t sz);
 

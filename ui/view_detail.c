@@ -153,6 +153,24 @@ static void draw_detail(struct app *a)
 		NUMF(DEV_HAVE_DRIFT, "drift (KS)", "%.3f", st->drift_ks);
 		if (st->have & DEV_HAVE_MODEL_LOADED)
 			add(&L, TS_NORMAL, "  %-16s %s", "model loaded", st->model_loaded ? "yes" : "no");
+		const fleet_drift *dr = &d->drift;
+		if (dr->ts_ms) {
+			add(&L, TS_NORMAL, "%s", "");
+			clock_text(dr->ts_ms, t1, sizeof t1);
+			add(&L, TS_TITLE, "Drift against %s's baseline (%zu samples, %s)", dr->baseline ? dr->baseline : "?",
+			    dr->samples, t1);
+			if (dr->error)
+				add(&L, TS_DIM, "  %s", dr->error);
+			else
+				add(&L, TS_DIM, "  %-16s %8s %11s %12s %9s", "feature", "KS", "p-value", "Wasserstein", "threshold");
+			for (size_t k = 0; k < dr->nfeatures; k++) {
+				const drift_feature *df = &dr->features[k];
+				add(&L, df->severity == DRIFT_CRITICAL ? TS_DRIFT_CRIT : df->severity == DRIFT_WARNING ? TS_DRIFT_WARN
+														: TS_NORMAL,
+				    "  %-16s %8.3f %11.3g %12.4g %9.3f  %s", df->name, df->ks.statistic, df->ks.pvalue,
+				    df->wasserstein, df->threshold, df->drifted ? drift_severity_name(df->severity) : "");
+			}
+		}
 		add(&L, TS_NORMAL, "%s", "");
 		add(&L, TS_TITLE, "Last answers");
 		for (int ep = 0; ep < POLL_EP_COUNT; ep++) {

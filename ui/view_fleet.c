@@ -32,10 +32,9 @@ static theme_slot temp_slot(const struct app *a, const fleet_dev *d)
 	return d->st.gpu_temp >= crit ? TS_TEMP_HOT : d->st.gpu_temp >= warn ? TS_TEMP_WARM : TS_TEMP_OK;
 }
 
-static theme_slot drift_slot(const struct app *a, double ks)
+static theme_slot drift_slot(int severity)
 {
-	double t = a->o.rules ? a->o.rules->drift_ks : 0.1;
-	return ks >= 1.5 * t ? TS_DRIFT_CRIT : ks > t ? TS_DRIFT_WARN : TS_NORMAL;
+	return severity == DRIFT_CRITICAL ? TS_DRIFT_CRIT : severity == DRIFT_WARNING ? TS_DRIFT_WARN : TS_NORMAL;
 }
 
 /* ---- header ---- */
@@ -166,7 +165,7 @@ static void draw_factories(struct app *a)
 		bool have_temp;
 		double maxt = 0, avgt = 0;
 		dev_state worst;
-		double drift = -1;
+		int drift = DRIFT_NONE;
 		if (i == 0) {
 			const ui_totals *t = &a->model.totals;
 			name = "(all)", dev = t->n, ver = t->versions;
@@ -182,7 +181,7 @@ static void draw_factories(struct app *a)
 			bad = f->n - f->count[DEV_HEALTHY] - f->count[DEV_PENDING];
 			have_temp = f->have_temp, maxt = f->max_temp, avgt = f->mean_temp;
 			worst = f->worst;
-			drift = f->drift_max;
+			drift = f->drift_sev;
 		}
 		theme_slot base = sel && a->focus == PANE_FACTORIES ? TS_SELECTED : TS_NORMAL;
 		bool active = (i == 0 && !a->model.factory) || (i > 0 && a->model.factory &&
@@ -204,9 +203,8 @@ static void draw_factories(struct app *a)
 		cs[FC_MAX] = base == TS_SELECTED ? base : ts;
 		snprintf(cell[FC_AVG], sizeof cell[0], have_temp ? "%.1f" : "-", avgt);
 		cs[FC_AVG] = base;
-		bool drifting = drift >= 0 && drift > (a->o.rules ? a->o.rules->drift_ks : 0.1);
-		snprintf(cell[FC_DRIFT], sizeof cell[0], "%s", drifting ? "~" : " ");
-		cs[FC_DRIFT] = base == TS_SELECTED ? base : TS_DRIFT_WARN;
+		snprintf(cell[FC_DRIFT], sizeof cell[0], "%s", drift != DRIFT_NONE ? "~" : " ");
+		cs[FC_DRIFT] = base == TS_SELECTED ? base : drift_slot(drift);
 		snprintf(cell[FC_VER], sizeof cell[0], "%s", ver ? ver : "-");
 		cs[FC_VER] = base == TS_SELECTED ? base : TS_DIM;
 		for (int c = 0; c < FC_N; c++) {
@@ -289,7 +287,7 @@ static void draw_devices(struct app *a)
 				else if (c == COL_TEMP)
 					s = temp_slot(a, d);
 				else if (c == COL_DRIFT && (d->st.have & DEV_HAVE_DRIFT))
-					s = drift_slot(a, d->st.drift_ks);
+					s = drift_slot(model_drift_severity(d, a->o.rules));
 				else if (!strcmp(buf, "-"))
 					s = TS_DIM;
 			}

@@ -3,6 +3,7 @@
 #include "export/alertmgr.h"
 #include "export/promfleet.h"
 #include "cli/cli_source.h"
+#include "drift/driftwatch.h"
 #include "fleet/history.h"
 #include "fleet/fleet.h"
 #include "metrics/devmetrics.h"
@@ -66,6 +67,9 @@ static void usage(FILE *f)
 		"\n"
 		"Alert rules: unreachable, health (degraded or unhealthy, or a bad answer), gpu_temp,\n"
 		"version_skew, drift; thresholds also from `alerts:` in the settings file.\n"
+		"Drift: each device's /drift window against the registry baseline of the model\n"
+		"version it runs (model_registry in the inventory), and each factory's windows\n"
+		"pooled; drifted factories are listed after the ALERT blocks.\n"
 		"Exit status: 0 no alerts; 1 alerts; 2 could not run (usage, inventory, history, --output);\n"
 		"3 the report ran but Alertmanager could not be reached or refused the alerts.\n");
 }
@@ -275,6 +279,34 @@ static bool fresh(const fleet_dev *d)
 	return d->st.status && d->st_ms == d->ts_ms && d->ts_ms;
 }
 
+static json_t *real_or_null(double x)
+{
+	return isfinite(x) ? json_real(x) : json_null();
+}
+
+/* A drift comparison: {"baseline", "severity", "max_ks", "samples", "features": {NAME:
+ * {"ks_statistic", "ks_pvalue", "wasserstein", "threshold", "drifted", "severity"}}, "error"},
+ * or null when nothing is known. */
+static json_t *drift_json(const fleet_drift *dr)
+{
+	if (!dr->ts_ms)
+		return json_null();
+	json_t *feats = json_object();
+	for (size_t i = 0; i < dr->nfeatures; i++) {
+		const drift_feature *f = &dr->features[i];
+		json_object_set_new(feats, f->name,
+				    json_pack("{s:o, s:o, s:o, s:f, s:b, s:s}", "ks_statistic", real_or_null(f->ks.statistic),
+					      "ks_pvalue", real_or_null(f->ks.pvalue), "wasserstein",
+					      real_or_null(f->wasserstein), "threshold", f->threshold, "drifted", f->drifted,
+					      "severity", drift_severity_name(f->severity)));
+	}
+	bool ok = !dr->error && dr->nfeatures;
+	return json_pack("{s:o, s:o, s:o, s:I, s:o, s:o, s:o}", "baseline", str_or_null(dr->baseline), "severity",
+			 ok ? json_string(drift_severity_name(dr->severity)) : json_null(), "max_ks",
+			 ok ? real_or_null(dr->max_ks) : json_null(), "samples", (json_int_t)dr->samples, "features",
+			 feats, "error", str_or_null(dr->error), "window_at", iso_time(dr->ts_ms));
+}
+
 static json_t *device_json(const fleet_dev *d)
 {
 	bool fr = fresh(d);
@@ -298,6 +330,7 @@ static json_t *device_json(const fleet_dev *d)
 	json_object_set_new(o, "polled_at", iso_time(d->ts_ms));
 	json_object_set_new(o, "rtt_ms", d->rtt_ms >= 0 ? json_real(round(d->rtt_ms * 1000) / 1000) : json_null());
 	json_object_set_new(o, "attempts", json_integer(d->fetch[POLL_EP_STATUS].attempts));
+	json_object_set_new(o, "drift", drift_json(&d->drift));
 	return o;
 }
 
@@ -323,8 +356,19 @@ static void print_json(const fleet_snapshot *s, const poll_cycle_info *info, siz
 	json_object_set_new(sum, "duration_ms", json_real(round(info->duration_ms * 10) / 10));
 	json_object_set_new(sum, "requests", json_integer(info->requests));
 	json_object_set_new(sum, "connects", json_integer(info->connects));
+	json_t *fdrift = json_array();
+	for (size_t i = 0; i < s->nfactory_drift; i++) {
+		const fleet_factory_drift *g = &s->factory_drift[i];
+		json_t *o = drift_json(&g->drift);
+		if (!json_is_object(o))
+			o = json_object();
+		json_object_set_new(o, "factory", str_or_null(g->factory));
+		json_object_set_new(o, "devices", json_integer((json_int_t)g->devices));
+		json_array_append_new(fdrift, o);
+	}
 	json_object_set_new(root, "devices", devs);
 	json_object_set_new(root, "alerts", alerts);
+	json_object_set_new(root, "factory_drift", fdrift);
 	json_object_set_new(root, "summary", sum);
 	cli_print_json(root);
 	json_decref(root);
@@ -350,6 +394,23 @@ static void print_status(const fleet_dev *d)
 		putchar(')');
 	}
 	putchar('\n');
+}
+
+/* "warning, max KS 0.213 against defect-detection:3.1 (mean_intensity 0.213, contrast 0.140)" */
+static void print_drift(const fleet_drift *dr)
+{
+	printf("%s, max KS %.3f against ", dr->severity == DRIFT_NONE ? "none" : drift_severity_name(dr->severity),
+	       dr->max_ks);
+	put_clean(stdout, dr->baseline ? dr->baseline : "?");
+	size_t shown = 0;
+	for (size_t i = 0; i < dr->nfeatures; i++) {
+		if (!dr->features[i].drifted)
+			continue;
+		fputs(shown++ ? ", " : " (", stdout);
+		put_clean(stdout, dr->features[i].name);
+		printf(" %.3f", dr->features[i].ks.statistic);
+	}
+	fputs(shown ? ")\n" : "\n", stdout);
 }
 
 static void print_text(const fleet_snapshot *s, const poll_cycle_info *info, size_t skipped)
@@ -379,12 +440,26 @@ static void print_text(const fleet_snapshot *s, const poll_cycle_info *info, siz
 			printf("  Uptime:        %.1f h\n", d->st.uptime_hours);
 		else
 			fputs("  Uptime:        N/A\n", stdout);
+		if (d->drift.ts_ms && !d->drift.error && d->drift.nfeatures) {
+			fputs("  Drift:         ", stdout);
+			print_drift(&d->drift);
+		}
 		for (size_t k = first; k < s->nalerts && s->alerts[k].dev == i; k++) {
 			printf("  Alert:         %s %s: ", fleet_severity_name(s->alerts[k].severity),
 			       fleet_rule_name(s->alerts[k].rule));
 			put_clean(stdout, s->alerts[k].message);
 			putchar('\n');
 		}
+		putchar('\n');
+	}
+	for (size_t i = 0; i < s->nfactory_drift; i++) {
+		const fleet_factory_drift *g = &s->factory_drift[i];
+		if (g->drift.error || g->drift.severity == DRIFT_NONE)
+			continue;
+		fputs("FACTORY DRIFT: ", stdout);
+		put_clean(stdout, g->factory ? g->factory : "(no factory)");
+		printf(" (%zu devices pooled)\n  Drift:         ", g->devices);
+		print_drift(&g->drift);
 		putchar('\n');
 	}
 	printf("fleetdeck report: %zu devices: %zu healthy, %zu degraded, %zu unhealthy, %zu unreachable", s->ndevs,
@@ -467,6 +542,19 @@ static int record(const char *path, const fleet_snapshot *s, const poll_cycle_in
 	return rc;
 }
 
+/* Each device's factory and model_registry for the drift watch (the fleet's order is the poller's). */
+static void add_drift_targets(inventory *inv, fleet *fl, driftwatch *dw)
+{
+	fleet_snapshot *s = fleet_snapshot_take(fl, 0);
+	for (size_t i = 0; i < s->ndevs; i++) {
+		inv_host *h = inv_host_get(inv, s->devs[i].host);
+		json_t *vars = h ? inv_host_vars(inv, h) : NULL;
+		driftwatch_add(dw, i, s->devs[i].factory, json_string_value(json_object_get(vars, "model_registry")));
+		json_decref(vars);
+	}
+	fleet_snapshot_free(s);
+}
+
 static int run(struct app *app, int argc, char **argv)
 {
 	struct opts o = { .retries = -1 };
@@ -492,7 +580,6 @@ static int run(struct app *app, int argc, char **argv)
 		po.retries = o.retries;
 	po.jitter_ms = 0; /* one cycle, as fast as the network allows */
 	po.slow_every = 1; /* /metrics in the one cycle: the readings /status lacks */
-	po.skip[POLL_EP_DRIFT] = true; /* nothing reads the drift window here yet: do not fetch it */
 	fleet_rules rules = { 0 };
 	fleet_rules_copy(&rules, &app->cfg.rules);
 	rules.stale_ms = 0;
@@ -516,6 +603,13 @@ static int run(struct app *app, int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	devmetrics *dm = devmetrics_new();
 	devmetrics_attach(dm, &po);
+	driftwatch_opts dwo;
+	driftwatch_opts_default(&dwo);
+	dwo.connect_timeout_ms = po.connect_timeout_ms;
+	dwo.timeout_ms = po.timeout_ms;
+	dwo.max_fetches = 100000; /* one cycle: every baseline now */
+	driftwatch *dw = driftwatch_new(&rules, &dwo);
+	driftwatch_attach(dw, &po);
 	poller *p = NULL;
 	promsrc *ps = NULL;
 	fleet *fl = fleet_new(&rules);
@@ -545,6 +639,7 @@ static int run(struct app *app, int argc, char **argv)
 				o.limit ? o.limit : "");
 		goto out;
 	}
+	add_drift_targets(inv, fl, dw);
 	const poll_result *res;
 	size_t n;
 	poll_cycle_info info;
@@ -555,7 +650,9 @@ static int run(struct app *app, int argc, char **argv)
 	}
 	if (ps && promsrc_warning(ps))
 		fprintf(stderr, "fleetdeck report: warning: %s\n", promsrc_warning(ps));
-	fleet_apply(fl, devmetrics_merge(dm, res, n), n);
+	res = devmetrics_merge(dm, res, n);
+	fleet_apply(fl, res, n);
+	driftwatch_cycle(dw, res, n, now_ms(), fl);
 	snap = fleet_snapshot_take(fl, now_ms());
 	rc = snap->nalerts ? EXIT_FINDINGS : EXIT_OK;
 	if (o.prom) {
@@ -592,6 +689,7 @@ out:
 	poller_free(p);
 	promsrc_free(ps);
 	devmetrics_free(dm);
+	driftwatch_free(dw);
 	curl_global_cleanup();
 	fleet_rules_free(&rules);
 	inv_free(inv);

@@ -298,6 +298,28 @@ static int read_disable(struct parser *ps, fd_config *cfg)
 	}
 }
 
+/* alerts.drift_features: {feature: KS threshold, ...} */
+static int read_drift_features(struct parser *ps, fd_config *cfg)
+{
+	if (ps->ev.type != YAML_MAPPING_START_EVENT)
+		return fail(ps, ps->ev.start_mark.line,
+			    "alerts.drift_features: expected a mapping of feature names to KS thresholds");
+	char *name;
+	int r;
+	while ((r = next_key(ps, "alerts.drift_features", &name)) == 1) {
+		char *full = xasprintf("alerts.drift_features.%s", name);
+		double x;
+		int rc = scalar_number(ps, full, 0.000001, 1, false, &x);
+		if (!rc)
+			fleet_rules_set_drift_feature(&cfg->rules, name, x);
+		free(full);
+		free(name);
+		if (rc)
+			return -1;
+	}
+	return r;
+}
+
 static int read_alerts(struct parser *ps, fd_config *cfg)
 {
 	if (expect_mapping(ps, "alerts"))
@@ -322,6 +344,16 @@ static int read_alerts(struct parser *ps, fd_config *cfg)
 			rc = read_expected(ps, cfg);
 		} else if (!strcmp(key, "drift_ks")) {
 			rc = scalar_number(ps, full, 0.000001, 1, false, &cfg->rules.drift_ks);
+		} else if (!strcmp(key, "drift_features")) {
+			rc = read_drift_features(ps, cfg);
+		} else if (!strcmp(key, "drift_pvalues")) {
+			const char *v = ps->ev.type == YAML_SCALAR_EVENT ? (const char *)ps->ev.data.scalar.value : "";
+			if (!strcmp(v, "exact") || !strcmp(v, "asymptotic")) {
+				cfg->rules.drift_exact = !strcmp(v, "exact");
+				rc = 0;
+			} else {
+				rc = fail(ps, line, "%s: expected exact or asymptotic", full);
+			}
 		} else if (!strcmp(key, "stale_after")) {
 			rc = scalar_number(ps, full, 0, 86400 * 365, false, &x);
 			if (!rc)

@@ -26,8 +26,10 @@ typedef struct fd_config {
 	                          into poll.ssh (which points at these strings) */
 	fleet_rules rules; /* `alerts:` gpu_temp_warning, gpu_temp_critical, gpu_temp (per
 	                      gpu_type: {warning, critical}), expected_version (a version,
-	                      or model: version), drift_ks, stale_after (s), disable (rule
-	                      names), over fleet_rules_default() */
+	                      or model: version), drift_ks, drift_features (per feature:
+	                      {name: KS}), drift_pvalues (exact | asymptotic),
+	                      stale_after (s), disable (rule names), over
+	                      fleet_rules_default() */
 } fd_config;
 
 /* $XDG_CONFIG_HOME/fleetdeck/config.yaml, or ~/.config/fleetdeck/config.yaml. Caller frees. */

@@ -480,42 +480,61 @@ static bool good_threshold(double t)
 	return isfinite(t) && t > 0;
 }
 
-drift_report *drift_compare(const drift_set *baseline, const drift_set *window, const drift_opts *o,
-			    char **err)
+/* The checks drift_compare makes before comparing; 0 or -1 with *err. */
+static int check_compare(const drift_set *baseline, const drift_set *window, const drift_opts *o, char **err)
 {
-	drift_opts def = { .threshold = DRIFT_DEFAULT_THRESHOLD };
-	if (!o)
-		o = &def;
 	if (!good_threshold(o->threshold)) {
 		*err = xasprintf("threshold %g: must be a number greater than 0", o->threshold);
-		return NULL;
+		return -1;
 	}
 	for (size_t i = 0; i < o->nper_feature; i++) {
 		const drift_threshold *t = &o->per_feature[i];
 		if (!good_threshold(t->threshold)) {
 			*err = xasprintf("feature \"%s\": threshold %g: must be a number greater than 0", t->name,
 					 t->threshold);
-			return NULL;
+			return -1;
 		}
 		if (!find_feat(baseline, t->name) && !find_feat(window, t->name)) {
 			*err = xasprintf("feature \"%s\" has a threshold but is in neither document", t->name);
-			return NULL;
+			return -1;
 		}
 	}
 	for (size_t i = 0; i < window->n; i++)
 		if (!find_feat(baseline, window->f[i].name)) {
 			*err = xasprintf("feature \"%s\" is in the window but not in the baseline", window->f[i].name);
-			return NULL;
+			return -1;
 		}
 	for (size_t i = 0; i < baseline->n; i++)
 		if (!find_feat(window, baseline->f[i].name)) {
 			*err = xasprintf("feature \"%s\" is in the baseline but not in the window",
 					 baseline->f[i].name);
-			return NULL;
+			return -1;
 		}
+	return 0;
+}
+
+/* Compares baseline (its values sorted when sorted is set) with window. */
+static drift_report *compare(const drift_set *baseline, bool sorted, const drift_set *window, const drift_opts *o,
+			     char **err)
+{
+	drift_opts def = { .threshold = DRIFT_DEFAULT_THRESHOLD };
+	if (!o)
+		o = &def;
+	if (check_compare(baseline, window, o, err))
+		return NULL;
 	drift_report *r = xcalloc(1, sizeof *r);
 	r->features = xcalloc(baseline->n, sizeof *r->features);
 	r->nfeatures = baseline->n;
+	double *work = NULL, *bwork = NULL;
+	if (sorted || o->mode != KS_MODE_AUTO) {
+		/* the window's sorted copy, then the Wasserstein terms */
+		size_t bmax = 0;
+		for (size_t i = 0; i < baseline->n; i++)
+			bmax = baseline->f[i].n > bmax ? baseline->f[i].n : bmax;
+		work = xmalloc((2 * window->window + bmax) * sizeof *work);
+		if (!sorted)
+			bwork = xmalloc(bmax * sizeof *bwork);
+	}
 	for (size_t i = 0; i < baseline->n; i++) {
 		const drift_feat *b = &baseline->f[i], *w = find_feat(window, b->name);
 		drift_feature *f = &r->features[i];
@@ -525,8 +544,20 @@ drift_report *drift_compare(const drift_set *baseline, const drift_set *window, 
 		for (size_t k = 0; k < o->nper_feature; k++)
 			if (strcmp(o->per_feature[k].name, b->name) == 0)
 				f->threshold = o->per_feature[k].threshold;
-		ks_2samp(b->v, b->n, w->v, w->n, &f->ks);
-		f->wasserstein = ks_wasserstein(b->v, b->n, w->v, w->n);
+		if (!work) {
+			ks_2samp(b->v, b->n, w->v, w->n, &f->ks);
+			f->wasserstein = ks_wasserstein(b->v, b->n, w->v, w->n);
+		} else {
+			const double *bs = b->v;
+			if (bwork) {
+				memcpy(bwork, b->v, b->n * sizeof *bwork);
+				ks_sort(bwork, b->n);
+				bs = bwork;
+			}
+			memcpy(work, w->v, w->n * sizeof *work);
+			ks_sort(work, w->n);
+			ks_both_sorted(bs, b->n, work, w->n, o->mode, work + w->n, &f->ks, &f->wasserstein);
+		}
 		f->drifted = f->ks.statistic > f->threshold;
 		f->severity = !f->drifted ? DRIFT_NONE
 			      : f->ks.statistic >= 1.5 * f->threshold ? DRIFT_CRITICAL
@@ -538,7 +569,15 @@ drift_report *drift_compare(const drift_set *baseline, const drift_set *window, 
 		if (f->severity > r->severity)
 			r->severity = f->severity;
 	}
+	free(work);
+	free(bwork);
 	return r;
+}
+
+drift_report *drift_compare(const drift_set *baseline, const drift_set *window, const drift_opts *o,
+			    char **err)
+{
+	return compare(baseline, false, window, o, err);
 }
 
 void drift_report_free(drift_report *r)
@@ -549,4 +588,105 @@ void drift_report_free(drift_report *r)
 		free(r->features[i].name);
 	free(r->features);
 	free(r);
+}
+
+/* ---- Prepared baselines and pooled windows ---- */
+
+struct drift_baseline {
+	drift_set *s; /* values sorted */
+};
+
+static drift_set *set_copy(const drift_set *src)
+{
+	drift_set *s = xcalloc(1, sizeof *s);
+	s->window = src->window;
+	s->n = src->n;
+	s->f = xcalloc(src->n ? src->n : 1, sizeof *s->f);
+	for (size_t i = 0; i < src->n; i++) {
+		s->f[i].name = xstrdup(src->f[i].name);
+		s->f[i].n = src->f[i].n;
+		s->f[i].v = xmalloc((src->f[i].n ? src->f[i].n : 1) * sizeof *s->f[i].v);
+		memcpy(s->f[i].v, src->f[i].v, src->f[i].n * sizeof *s->f[i].v);
+	}
+	return s;
+}
+
+drift_baseline *drift_baseline_new(const drift_set *src)
+{
+	drift_baseline *b = xcalloc(1, sizeof *b);
+	b->s = set_copy(src);
+	for (size_t i = 0; i < b->s->n; i++)
+		ks_sort(b->s->f[i].v, b->s->f[i].n);
+	return b;
+}
+
+void drift_baseline_free(drift_baseline *b)
+{
+	if (!b)
+		return;
+	drift_set_free(b->s);
+	free(b);
+}
+
+size_t drift_baseline_window(const drift_baseline *b)
+{
+	return b->s->window;
+}
+
+size_t drift_baseline_count(const drift_baseline *b)
+{
+	return b->s->n;
+}
+
+const char *drift_baseline_name(const drift_baseline *b, size_t i)
+{
+	return drift_set_name(b->s, i);
+}
+
+drift_report *drift_compare_baseline(const drift_baseline *b, const drift_set *window, const drift_opts *o,
+				     char **err)
+{
+	return compare(b->s, true, window, o, err);
+}
+
+drift_set *drift_set_pool(const drift_set *const *sets, size_t n, char **err)
+{
+	if (n == 0) {
+		*err = xstrdup("no windows to pool");
+		return NULL;
+	}
+	const drift_set *first = sets[0];
+	size_t total = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (sets[k]->n != first->n) {
+			*err = xasprintf("window %zu has %zu features, the first %zu", k, sets[k]->n, first->n);
+			return NULL;
+		}
+		/* features are sorted by name: the same names are at the same places */
+		for (size_t i = 0; i < first->n; i++)
+			if (strcmp(sets[k]->f[i].name, first->f[i].name) != 0) {
+				*err = xasprintf("window %zu has feature \"%s\" where the first has \"%s\"", k,
+						 sets[k]->f[i].name, first->f[i].name);
+				return NULL;
+			}
+		total += sets[k]->window;
+		if (total > DRIFT_MAX_VALUES) {
+			*err = xasprintf("more than %d values per feature pooled", DRIFT_MAX_VALUES);
+			return NULL;
+		}
+	}
+	drift_set *s = xcalloc(1, sizeof *s);
+	s->window = total;
+	s->n = first->n;
+	s->f = xcalloc(first->n ? first->n : 1, sizeof *s->f);
+	for (size_t i = 0; i < first->n; i++) {
+		drift_feat *f = &s->f[i];
+		f->name = xstrdup(first->f[i].name);
+		f->v = xmalloc((total ? total : 1) * sizeof *f->v);
+		for (size_t k = 0; k < n; k++) {
+			memcpy(f->v + f->n, sets[k]->f[i].v, sets[k]->f[i].n * sizeof *f->v);
+			f->n += sets[k]->f[i].n;
+		}
+	}
+	return s;
 }

@@ -55,6 +55,7 @@ typedef struct drift_opts {
 	double threshold; /* default for every feature (> 0); DRIFT_DEFAULT_THRESHOLD */
 	const drift_threshold *per_feature;
 	size_t nper_feature;
+	enum ks_mode mode;     /* p-values: KS_MODE_AUTO (scipy's "auto", the default) or KS_MODE_ASYMP */
 } drift_opts;
 
 typedef struct drift_feature {
@@ -83,5 +84,26 @@ typedef struct drift_report {
 drift_report *drift_compare(const drift_set *baseline, const drift_set *window, const drift_opts *o,
 			    char **err);
 void drift_report_free(drift_report *r);
+
+/* A baseline ready for many comparisons: each feature's samples sorted once.
+ * Owns a copy of what it needs. */
+typedef struct drift_baseline drift_baseline;
+drift_baseline *drift_baseline_new(const drift_set *s);
+void drift_baseline_free(drift_baseline *b);
+size_t drift_baseline_window(const drift_baseline *b);
+size_t drift_baseline_count(const drift_baseline *b);
+const char *drift_baseline_name(const drift_baseline *b, size_t i);
+
+/* drift_compare against a prepared baseline: the same report (o->mode
+ * decides the p-values), the window's features sorted once for both the KS
+ * test and the Wasserstein distance. */
+drift_report *drift_compare_baseline(const drift_baseline *b, const drift_set *window, const drift_opts *o,
+				     char **err);
+
+/* The windows of several devices as one sample (a factory's pooled inputs):
+ * each feature's values one after the other, in the order given. NULL with
+ * *err when n is 0, when the sets do not name the same features, or when a
+ * feature would hold more than DRIFT_MAX_VALUES values. */
+drift_set *drift_set_pool(const drift_set *const *sets, size_t n, char **err);
 
 #endif

@@ -61,9 +61,13 @@ void fleet_rules_free(fleet_rules *r)
 		free(r->expected[i].version);
 	}
 	free(r->expected);
+	for (size_t i = 0; i < r->ndrift_feature; i++)
+		free(r->drift_feature[i].feature);
+	free(r->drift_feature);
 	r->gpu = NULL;
 	r->expected = NULL;
-	r->ngpu = r->nexpected = 0;
+	r->drift_feature = NULL;
+	r->ngpu = r->nexpected = r->ndrift_feature = 0;
 }
 
 static char *dup0(const char *s)
@@ -87,6 +91,37 @@ void fleet_rules_copy(fleet_rules *dst, const fleet_rules *src)
 		dst->expected[i].model = dup0(src->expected[i].model);
 		dst->expected[i].version = xstrdup(src->expected[i].version);
 	}
+	dst->drift_feature = src->ndrift_feature ? xcalloc(src->ndrift_feature, sizeof *dst->drift_feature) : NULL;
+	for (size_t i = 0; i < src->ndrift_feature; i++) {
+		dst->drift_feature[i].feature = xstrdup(src->drift_feature[i].feature);
+		dst->drift_feature[i].ks = src->drift_feature[i].ks;
+	}
+}
+
+void fleet_rules_set_drift_feature(fleet_rules *r, const char *feature, double ks)
+{
+	for (size_t i = 0; i < r->ndrift_feature; i++) {
+		if (strcmp(r->drift_feature[i].feature, feature) == 0) {
+			r->drift_feature[i].ks = ks;
+			return;
+		}
+	}
+	r->drift_feature = xrealloc(r->drift_feature, (r->ndrift_feature + 1) * sizeof *r->drift_feature);
+	r->drift_feature[r->ndrift_feature++] = (fleet_drift_limit){ xstrdup(feature), ks };
+}
+
+void fleet_rules_drift_opts(const fleet_rules *r, drift_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->threshold = r->drift_ks > 0 ? r->drift_ks : DRIFT_DEFAULT_THRESHOLD;
+	o->mode = r->drift_exact ? KS_MODE_AUTO : KS_MODE_ASYMP;
+	if (!r->ndrift_feature)
+		return;
+	drift_threshold *t = xcalloc(r->ndrift_feature, sizeof *t);
+	for (size_t i = 0; i < r->ndrift_feature; i++)
+		t[i] = (drift_threshold){ r->drift_feature[i].feature, r->drift_feature[i].ks };
+	o->per_feature = t;
+	o->nper_feature = r->ndrift_feature;
 }
 
 void fleet_rules_set_gpu(fleet_rules *r, const char *gpu_type, double warn, double crit)
@@ -181,7 +216,116 @@ struct fleet {
 	fleet_dev *devs;
 	size_t ndevs, cap;
 	uint64_t version;
+	fleet_factory_drift *fdrift;
+	size_t nfdrift;
 };
+
+/* ---- Drift results ---- */
+
+void fleet_drift_clear(fleet_drift *d)
+{
+	if (!d)
+		return;
+	free(d->baseline);
+	free(d->error);
+	for (size_t i = 0; i < d->nfeatures; i++)
+		free(d->features[i].name);
+	free(d->features);
+	memset(d, 0, sizeof *d);
+}
+
+void fleet_drift_copy(fleet_drift *dst, const fleet_drift *src)
+{
+	if (dst == src)
+		return;
+	fleet_drift_clear(dst);
+	*dst = *src;
+	dst->baseline = src->baseline ? xstrdup(src->baseline) : NULL;
+	dst->error = src->error ? xstrdup(src->error) : NULL;
+	dst->features = src->nfeatures ? xcalloc(src->nfeatures, sizeof *dst->features) : NULL;
+	for (size_t i = 0; i < src->nfeatures; i++) {
+		dst->features[i] = src->features[i];
+		dst->features[i].name = xstrdup(src->features[i].name);
+	}
+}
+
+static void fdrift_free(fleet_factory_drift *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(g[i].factory);
+		fleet_drift_clear(&g[i].drift);
+	}
+	free(g);
+}
+
+static fleet_factory_drift *fdrift_copy(const fleet_factory_drift *g, size_t n)
+{
+	fleet_factory_drift *c = n ? xcalloc(n, sizeof *c) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		c[i].factory = g[i].factory ? xstrdup(g[i].factory) : NULL;
+		c[i].devices = g[i].devices;
+		fleet_drift_copy(&c[i].drift, &g[i].drift);
+	}
+	return c;
+}
+
+static int cmp_fdrift(const void *a, const void *b)
+{
+	const fleet_factory_drift *x = a, *y = b;
+	if (!x->factory != !y->factory)
+		return x->factory ? -1 : 1;
+	int c = x->factory ? strcmp(x->factory, y->factory) : 0;
+	if (c)
+		return c;
+	return strcmp(x->drift.baseline ? x->drift.baseline : "", y->drift.baseline ? y->drift.baseline : "");
+}
+
+static bool have_drift(const fleet_drift *d)
+{
+	return d->ts_ms && !d->error && d->nfeatures;
+}
+
+/* The device's report carries its drift's worst KS while it has one (a
+ * report's own drift_ks, from another source, stays otherwise). */
+static void drift_into_status(fleet_dev *d)
+{
+	if (have_drift(&d->drift)) {
+		d->st.have |= DEV_HAVE_DRIFT;
+		d->st.drift_ks = d->drift.max_ks;
+	}
+}
+
+void fleet_set_drift(fleet *f, size_t dev, const fleet_drift *d)
+{
+	pthread_mutex_lock(&f->mu);
+	if (dev < f->ndevs) {
+		fleet_dev *fd = &f->devs[dev];
+		bool had = have_drift(&fd->drift);
+		fleet_drift_copy(&fd->drift, d);
+		if (!d->ts_ms)
+			fleet_drift_clear(&fd->drift);
+		if (had && !have_drift(&fd->drift)) {
+			fd->st.have &= ~(unsigned)DEV_HAVE_DRIFT;
+			fd->st.drift_ks = 0;
+		}
+		drift_into_status(fd);
+		f->version++;
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+void fleet_set_factory_drift(fleet *f, const fleet_factory_drift *g, size_t n)
+{
+	fleet_factory_drift *c = fdrift_copy(g, n);
+	if (n > 1)
+		qsort(c, n, sizeof *c, cmp_fdrift);
+	pthread_mutex_lock(&f->mu);
+	fdrift_free(f->fdrift, f->nfdrift);
+	f->fdrift = c;
+	f->nfdrift = n;
+	f->version++;
+	pthread_mutex_unlock(&f->mu);
+}
 
 fleet *fleet_new(const fleet_rules *rules)
 {
@@ -209,6 +353,7 @@ static void dev_free(fleet_dev *d)
 	dev_status_clear(&d->st);
 	for (int e = 0; e < POLL_EP_COUNT; e++)
 		fetch_free(&d->fetch[e]);
+	fleet_drift_clear(&d->drift);
 }
 
 void fleet_free(fleet *f)
@@ -218,6 +363,7 @@ void fleet_free(fleet *f)
 	for (size_t i = 0; i < f->ndevs; i++)
 		dev_free(&f->devs[i]);
 	free(f->devs);
+	fdrift_free(f->fdrift, f->nfdrift);
 	fleet_rules_free(&f->rules);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
@@ -303,6 +449,7 @@ void fleet_apply(fleet *f, const poll_result *res, size_t n)
 		d->rtt_ms = r->rtt_ms;
 		if (r->fetch[POLL_EP_STATUS].ok && r->st.status) {
 			dev_status_copy(&d->st, &r->st);
+			drift_into_status(d);
 			d->st_ms = r->ts_ms;
 			d->last_seen_ms = r->ts_ms;
 			if (!d->gpu_type && r->st.gpu_type)
@@ -330,6 +477,8 @@ static void dev_copy(fleet_dev *dst, const fleet_dev *src)
 	dev_status_copy(&dst->st, &src->st);
 	for (int e = 0; e < POLL_EP_COUNT; e++)
 		dst->fetch[e].error = dup0(src->fetch[e].error);
+	memset(&dst->drift, 0, sizeof dst->drift);
+	fleet_drift_copy(&dst->drift, &src->drift);
 }
 
 fleet_snapshot *fleet_snapshot_take(fleet *f, int64_t now_ms)
@@ -342,6 +491,8 @@ fleet_snapshot *fleet_snapshot_take(fleet *f, int64_t now_ms)
 	s->devs = f->ndevs ? xcalloc(f->ndevs, sizeof *s->devs) : NULL;
 	for (size_t i = 0; i < f->ndevs; i++)
 		dev_copy(&s->devs[i], &f->devs[i]);
+	s->factory_drift = fdrift_copy(f->fdrift, f->nfdrift);
+	s->nfactory_drift = f->nfdrift;
 	fleet_rules rules = { 0 };
 	fleet_rules_copy(&rules, &f->rules);
 	pthread_mutex_unlock(&f->mu);
@@ -365,6 +516,7 @@ void fleet_snapshot_free(fleet_snapshot *s)
 		free(s->expected[i].version);
 	}
 	free(s->expected);
+	fdrift_free(s->factory_drift, s->nfactory_drift);
 	free(s);
 }
 
@@ -462,12 +614,39 @@ static void rule_version_skew(const struct rule_ctx *c, const fleet_dev *d, stru
 				 d->st.model_version, e->version);
 }
 
+/* The device's last drift comparison (with the thresholds it was made with)
+ * while the device answers: warning or critical as its worst feature. */
 static void rule_drift(const struct rule_ctx *c, const fleet_dev *d, struct finding *out)
 {
-	if (!fresh(d) || !(d->st.have & DEV_HAVE_DRIFT) || !(d->st.drift_ks > c->r->drift_ks))
+	const fleet_drift *dr = &d->drift;
+	if (!fresh(d))
 		return;
-	out->severity = d->st.drift_ks >= 1.5 * c->r->drift_ks ? FLEET_CRITICAL : FLEET_WARNING;
-	out->message = xasprintf("input drift: KS %.3f over %.3f", d->st.drift_ks, c->r->drift_ks);
+	if (!have_drift(dr)) {
+		/* no comparison of ours: a KS the report itself carried, against drift_ks */
+		if (!(d->st.have & DEV_HAVE_DRIFT) || !(d->st.drift_ks > c->r->drift_ks))
+			return;
+		out->severity = d->st.drift_ks >= 1.5 * c->r->drift_ks ? FLEET_CRITICAL : FLEET_WARNING;
+		out->message = xasprintf("input drift: KS %.3f over %.3f", d->st.drift_ks, c->r->drift_ks);
+		return;
+	}
+	if (dr->severity == DRIFT_NONE)
+		return;
+	out->severity = dr->severity == DRIFT_CRITICAL ? FLEET_CRITICAL : FLEET_WARNING;
+	char buf[512] = "";
+	size_t len = 0, shown = 0;
+	for (size_t i = 0; i < dr->nfeatures && len < sizeof buf; i++) {
+		const drift_feature *f = &dr->features[i];
+		if (!f->drifted)
+			continue;
+		int w = snprintf(buf + len, sizeof buf - len, "%s%s KS %.3f > %.3f", shown ? ", " : "", f->name,
+				 f->ks.statistic, f->threshold);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+		shown++;
+	}
+	out->message = xasprintf("input drift against %s's baseline: %s", dr->baseline ? dr->baseline : "the",
+				 buf);
 }
 
 static const struct rule_ops {

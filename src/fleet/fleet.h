@@ -9,6 +9,7 @@
 #define FLEETDECK_FLEET_H
 
 #include "device/device.h"
+#include "drift/drift.h"
 #include "inventory/inventory.h"
 #include "poll/poller.h"
 
@@ -45,6 +46,11 @@ typedef struct fleet_gpu_limit {
 	double warn, crit;     /* °C; a value <= 0 takes the default's */
 } fleet_gpu_limit;
 
+typedef struct fleet_drift_limit {
+	char *feature;         /* owned */
+	double ks;             /* KS threshold of that feature (> 0) */
+} fleet_drift_limit;
+
 typedef struct fleet_expected {
 	char *model;           /* owned; NULL: every model */
 	char *version;         /* owned */
@@ -59,6 +65,10 @@ typedef struct fleet_rules {
 	fleet_expected *expected; /* configured versions; none: each model's most common */
 	size_t nexpected;
 	double drift_ks;       /* 0.1 (critical from 1.5x) */
+	fleet_drift_limit *drift_feature; /* per-feature thresholds over drift_ks */
+	size_t ndrift_feature;
+	bool drift_exact;      /* live drift p-values exact where scipy's "auto" would be (slow:
+	                          0.1-2 ms a feature); false: asymptotic (scipy's "asymp") */
 	int64_t stale_ms;      /* an observation older than this is stale; 0: never (--report) */
 	bool disabled[FLEET_RULE_COUNT];
 } fleet_rules;
@@ -70,8 +80,37 @@ void fleet_rules_copy(fleet_rules *dst, const fleet_rules *src);
 void fleet_rules_set_gpu(fleet_rules *r, const char *gpu_type, double warn, double crit);
 /* Sets (replacing) the expected version of model (NULL: all models). */
 void fleet_rules_set_expected(fleet_rules *r, const char *model, const char *version);
+/* Sets (replacing) the KS threshold of one drift feature. */
+void fleet_rules_set_drift_feature(fleet_rules *r, const char *feature, double ks);
+/* The drift comparison's options under these rules; o->per_feature is an array
+ * the caller frees, its names borrowed from r. */
+void fleet_rules_drift_opts(const fleet_rules *r, drift_opts *o);
 /* The limits that apply to gpu_type (NULL: the defaults). */
 void fleet_rules_temp(const fleet_rules *r, const char *gpu_type, double *warn, double *crit);
+
+/* A drift comparison: a device's /drift window, or a factory's pooled windows,
+ * against the baseline of one model version. Owns its strings and features. */
+typedef struct fleet_drift {
+	int64_t ts_ms;         /* when the (newest) window came; 0: nothing known */
+	char *baseline;        /* "name:version" of the model it was compared for; NULL: unknown */
+	char *error;           /* set: no comparison, and why (no registry, no baseline, a bad
+	                          baseline); then no features */
+	size_t samples;        /* per feature in the window (pooled: in all of them) */
+	enum drift_severity severity;
+	double max_ks;
+	drift_feature *features; /* sorted by name */
+	size_t nfeatures;
+} fleet_drift;
+
+void fleet_drift_copy(fleet_drift *dst, const fleet_drift *src); /* dst cleared first */
+void fleet_drift_clear(fleet_drift *d);                          /* frees, zeroes */
+
+/* A factory's devices of one model version, their windows pooled. */
+typedef struct fleet_factory_drift {
+	char *factory;         /* owned; NULL: devices in no group */
+	size_t devices;        /* windows pooled */
+	fleet_drift drift;
+} fleet_factory_drift;
 
 /* One device as a snapshot shows it. Strings owned by the snapshot. */
 typedef struct fleet_dev {
@@ -90,6 +129,8 @@ typedef struct fleet_dev {
 	int64_t next_poll_ms;  /* backing off until then; 0: polled every cycle */
 	poll_fetch fetch[POLL_EP_COUNT]; /* last outcome per endpoint (error strings owned) */
 	int64_t fetch_ms[POLL_EP_COUNT]; /* when; 0: never */
+	fleet_drift drift;     /* its window against its baseline (ts_ms 0: none); st.drift_ks
+	                          (DEV_HAVE_DRIFT) holds drift.max_ks while there is one */
 } fleet_dev;
 
 typedef struct fleet_alert {
@@ -111,6 +152,8 @@ typedef struct fleet_snapshot {
 	size_t nwarning, ncritical;
 	fleet_expected *expected; /* the version each model was expected at (configured or most common) */
 	size_t nexpected;
+	fleet_factory_drift *factory_drift; /* by factory (NULL last), then baseline */
+	size_t nfactory_drift;
 } fleet_snapshot;
 
 typedef struct fleet fleet;
@@ -133,6 +176,11 @@ const char *fleet_factory_of(inventory *inv, inv_host *h, const json_t *vars);
 /* Takes a cycle's results; result i is device i (the poller and the model were
  * filled in the same order). Skipped devices keep their state. Thread-safe. */
 void fleet_apply(fleet *f, const poll_result *res, size_t n);
+
+/* Sets device dev's drift (copied; ts_ms 0 forgets it). Thread-safe. */
+void fleet_set_drift(fleet *f, size_t dev, const fleet_drift *d);
+/* Replaces every factory's pooled drift (copied, sorted). Thread-safe. */
+void fleet_set_factory_drift(fleet *f, const fleet_factory_drift *g, size_t n);
 
 /* A deep copy of the model at now_ms, with stale states and alerts evaluated.
  * Thread-safe. Free with fleet_snapshot_free. */

@@ -3,6 +3,8 @@
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
+#include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 
 /* The device's report came with its last poll (not carried over from an older one). */
@@ -78,10 +80,43 @@ static int record_alerts(store *st, const fleet_snapshot *s, int64_t end_ms, cha
 	return rc;
 }
 
+/* The drift comparisons of windows that came in this cycle, into drift_samples. */
+static int record_drift(store *st, const fleet_snapshot *s, int64_t start_ms, int64_t end_ms, char **err)
+{
+	store_drift *rows = xcalloc(s->ndevs + 1, sizeof *rows);
+	char **texts = xcalloc(s->ndevs + 1, sizeof *texts);
+	size_t n = 0;
+	for (size_t i = 0; i < s->ndevs; i++) {
+		const fleet_drift *dr = &s->devs[i].drift;
+		if (!dr->ts_ms || dr->ts_ms < start_ms || dr->error || !dr->nfeatures || !dr->baseline)
+			continue;
+		json_t *o = json_object();
+		for (size_t k = 0; k < dr->nfeatures; k++)
+			if (isfinite(dr->features[k].ks.statistic))
+				json_object_set_new(o, dr->features[k].name, json_real(dr->features[k].ks.statistic));
+		texts[n] = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(6));
+		json_decref(o);
+		rows[n] = (store_drift){ .host = s->devs[i].host,
+					 .ts_ms = dr->ts_ms,
+					 .baseline = dr->baseline,
+					 .max_ks = dr->max_ks,
+					 .severity = drift_severity_name(dr->severity),
+					 .features = texts[n] ? texts[n] : "{}" };
+		n++;
+	}
+	int rc = n ? store_drift_record(st, rows, n, end_ms, err) : 0;
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	free(rows);
+	return rc;
+}
+
 int fleet_history_record(store *st, const fleet_snapshot *s, int64_t start_ms, int64_t end_ms, const char *who,
 			 char **err)
 {
-	if (record_samples(st, s, start_ms, end_ms, who, err) || record_alerts(st, s, end_ms, err))
+	if (record_samples(st, s, start_ms, end_ms, who, err) || record_alerts(st, s, end_ms, err) ||
+	    record_drift(st, s, start_ms, end_ms, err))
 		return -1;
 	return store_maintain(st, end_ms, err) < 0 ? -1 : 0;
 }

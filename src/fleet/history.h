@@ -1,6 +1,7 @@
 /* history: one poll cycle of the fleet model into the SQLite history: every
  * polled device's sample, the alerts that fire, and the resolution of alerts of
- * these devices that no longer fire. Shared by --report and the console. */
+ * these devices that no longer fire, and the drift comparisons of windows that
+ * came in the cycle (drift_samples). Shared by --report and the console. */
 #ifndef FLEETDECK_FLEET_HISTORY_H
 #define FLEETDECK_FLEET_HISTORY_H
 

@@ -1,5 +1,6 @@
 /* monitor: polling on a thread, the model, history and the event and command logs for the console. */
 #include "monitor/monitor.h"
+#include "drift/driftwatch.h"
 #include "fleet/history.h"
 #include "inventory/pattern.h"
 #include "metrics/devmetrics.h"
@@ -44,6 +45,7 @@ struct monitor {
 	poller *p;             /* NULL when the devices' state comes from Prometheus: */
 	promsrc *ps;
 	devmetrics *dm;        /* /metrics readings, for what /status lacks */
+	driftwatch *dw;        /* /drift windows against their baselines (the polling thread's) */
 	fleet *fl;
 	store *st;
 	char *who;
@@ -118,6 +120,15 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 	poller_opts po = o->poll;
 	m->dm = devmetrics_new();
 	devmetrics_attach(m->dm, &po);
+	driftwatch_opts dwo;
+	driftwatch_opts_default(&dwo);
+	if (po.connect_timeout_ms > 0)
+		dwo.connect_timeout_ms = po.connect_timeout_ms;
+	if (po.timeout_ms > 0)
+		dwo.timeout_ms = po.timeout_ms;
+	m->dw = driftwatch_new(o->rules, &dwo);
+	if (!po.skip[POLL_EP_DRIFT])
+		driftwatch_attach(m->dw, &po);
 	if (o->prom) {
 		promsrc_opts pso = *o->prom;
 		pso.interval_ms = o->poll.interval_ms;
@@ -159,8 +170,10 @@ monitor *monitor_new(inventory *inv, const monitor_opts *o, char **err)
 		poll_target_clear(&t);
 		d->state = DEV_PENDING;
 		strmap_put(m->by_host, d->host, d);
-		fleet_add(m->fl, hosts[i]->name, fleet_factory_of(inv, hosts[i], vars),
-			  json_string_value(json_object_get(vars, "gpu_type")));
+		size_t fi = fleet_add(m->fl, hosts[i]->name, fleet_factory_of(inv, hosts[i], vars),
+				      json_string_value(json_object_get(vars, "gpu_type")));
+		driftwatch_add(m->dw, fi, fleet_factory_of(inv, hosts[i], vars),
+			       json_string_value(json_object_get(vars, "model_registry")));
 		json_decref(vars);
 	}
 	free(hosts);
@@ -305,6 +318,7 @@ static void publish(void *ctx, const poll_result *res, size_t n, const poll_cycl
 	monitor *m = ctx;
 	res = devmetrics_merge(m->dm, res, n);
 	fleet_apply(m->fl, res, n);
+	driftwatch_cycle(m->dw, res, n, info->end_ms, m->fl);
 	fleet_snapshot *s = fleet_snapshot_take(m->fl, info->end_ms);
 	bool hist_failed = false;
 	char *herr = NULL;
@@ -573,6 +587,7 @@ void monitor_free(monitor *m)
 	poller_free(m->p);
 	promsrc_free(m->ps);
 	devmetrics_free(m->dm);
+	driftwatch_free(m->dw);
 	fleet_free(m->fl);
 	store_close(m->st);
 	for (size_t i = 0; i < m->ndevs; i++) {

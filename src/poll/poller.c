@@ -630,7 +630,8 @@ static int on_result(poller *p, transport_result *tr, char **err)
 		else if (d->ep == POLL_EP_HEALTH)
 			parse_health(r, tr->body, tr->body_len, f);
 		else if (p->o.parse[d->ep])
-			p->o.parse[d->ep](p->o.parse_ctx, i, d->ep, tr->body ? tr->body : "", tr->body_len, f);
+			p->o.parse[d->ep](p->o.parse_ep_ctx[d->ep] ? p->o.parse_ep_ctx[d->ep] : p->o.parse_ctx, i, d->ep,
+					  tr->body ? tr->body : "", tr->body_len, f);
 	}
 	free(tr->body);
 	tr->body = NULL;

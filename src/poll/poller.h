@@ -146,6 +146,8 @@ typedef struct poller_opts {
 	poll_parse_fn parse[POLL_EP_COUNT]; /* hooks for metrics and drift (status and health are
 	                                       parsed here); NULL: the body is only measured */
 	void *parse_ctx;
+	void *parse_ep_ctx[POLL_EP_COUNT];  /* an endpoint's own ctx for its hook (metrics and drift
+	                                       hooks of different modules); NULL: parse_ctx */
 	sshpool_opts ssh;      /* the SSH transport and jump hosts (known_hosts, strictness,
 	                          ssh config); its timeouts default to the ones above */
 } poller_opts;

@@ -312,6 +312,19 @@ static const char *const migrations[] = {
 	"  host TEXT PRIMARY KEY,\n"
 	"  rollout_id INTEGER NOT NULL REFERENCES rollouts(id)\n"
 	") WITHOUT ROWID;\n",
+
+	/* 4: drift comparisons, a table of their own (the samples keep the worst KS
+	 * as drift_ppm): one row per device and /drift window */
+	"CREATE TABLE drift_samples(\n"
+	"  host TEXT NOT NULL,\n"
+	"  ts INTEGER NOT NULL,             -- when the window came\n"
+	"  baseline TEXT NOT NULL,          -- the model name:version compared against\n"
+	"  max_ks_ppm INTEGER NOT NULL,\n"
+	"  severity TEXT NOT NULL,          -- none, warning, critical\n"
+	"  features TEXT NOT NULL,          -- JSON: {feature: KS statistic}\n"
+	"  PRIMARY KEY(host, ts)\n"
+	") WITHOUT ROWID;\n"
+	"CREATE INDEX drift_samples_ts ON drift_samples(ts);\n",
 };
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -2386,4 +2399,110 @@ int store_stats(store *s, store_info *info, char **err)
 out:
 	end_read(s);
 	return rc;
+}
+
+/* ---- Drift comparisons ---- */
+
+int store_drift_record(store *s, const store_drift *rows, size_t n, int64_t now_ms, char **err)
+{
+	if (need_latest(s, err))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (check_text("host", rows[i].host, err) || check_text("baseline", rows[i].baseline, err) ||
+		    check_text("severity", rows[i].severity, err) || check_text("features", rows[i].features, err))
+			return -1;
+	if (begin_write(s, err))
+		return -1;
+	sqlite3_stmt *ins = NULL, *del = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO drift_samples(host, ts, baseline, max_ks_ppm, severity, features) "
+			       "VALUES (?, ?, ?, ?, ?, ?)",
+			       -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM drift_samples WHERE ts < ?", -1, &del, NULL) != SQLITE_OK) {
+		db_err(s, err, "drift samples");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const store_drift *r = &rows[i];
+		sqlite3_reset(ins);
+		sqlite3_bind_text(ins, 1, r->host, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 2, r->ts_ms);
+		sqlite3_bind_text(ins, 3, r->baseline, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 4, (int64_t)llround(r->max_ks * 1e6));
+		sqlite3_bind_text(ins, 5, r->severity, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 6, r->features, -1, SQLITE_STATIC);
+		if (run(s, ins, err, "writing a drift sample"))
+			goto out;
+	}
+	/* kept as long as minute rollups */
+	sqlite3_bind_int64(del, 1, now_ms - s->o.keep_minute_ms);
+	if (run(s, del, err, "pruning drift samples"))
+		goto out;
+	rc = commit(s, err);
+out:
+	if (rc)
+		rollback(s);
+	sqlite3_finalize(ins);
+	sqlite3_finalize(del);
+	return rc;
+}
+
+int store_drift_rows(store *s, const char *host, int64_t from_ms, int64_t to_ms, store_drift_row **out, size_t *n,
+		     char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (begin_read(s, err))
+		return -1;
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT host, ts, baseline, max_ks_ppm, severity, features FROM drift_samples "
+			       "WHERE (?1 IS NULL OR host = ?1) AND ts >= ?2 AND ts < ?3 ORDER BY host, ts",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, err, "reading drift samples");
+		goto out;
+	}
+	if (host)
+		sqlite3_bind_text(st, 1, host, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, from_ms);
+	sqlite3_bind_int64(st, 3, to_ms);
+	size_t cap = 0;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
+		store_drift_row *row = &(*out)[(*n)++];
+		row->host = xstrdup((const char *)sqlite3_column_text(st, 0));
+		row->ts_ms = sqlite3_column_int64(st, 1);
+		row->baseline = xstrdup((const char *)sqlite3_column_text(st, 2));
+		row->max_ks = (double)sqlite3_column_int64(st, 3) / 1e6;
+		row->severity = xstrdup((const char *)sqlite3_column_text(st, 4));
+		row->features = xstrdup((const char *)sqlite3_column_text(st, 5));
+	}
+	if (r != SQLITE_DONE) {
+		db_err(s, err, "reading drift samples");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	end_read(s);
+	if (rc) {
+		store_drift_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void store_drift_rows_free(store_drift_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].host);
+		free(rows[i].baseline);
+		free(rows[i].severity);
+		free(rows[i].features);
+	}
+	free(rows);
 }

@@ -247,6 +247,31 @@ typedef struct store_latest {
 int store_latest_states(store *s, store_latest **out, size_t *n, char **err);
 void store_latest_free(store_latest *l, size_t n);
 
+/* One device's drift comparison (table drift_samples): strings borrowed. */
+typedef struct store_drift {
+	const char *host;
+	int64_t ts_ms;          /* when the window came */
+	const char *baseline;   /* "name:version" */
+	double max_ks;          /* kept to 1e-6 */
+	const char *severity;   /* none, warning, critical */
+	const char *features;   /* JSON object {feature: KS} */
+} store_drift;
+
+/* Writes rows (one transaction; a row of the same host and time replaces the
+ * older) and drops drift samples older than keep_minute_ms before now_ms. */
+int store_drift_record(store *s, const store_drift *rows, size_t n, int64_t now_ms, char **err);
+
+typedef struct store_drift_row {
+	char *host, *baseline, *severity, *features; /* owned */
+	int64_t ts_ms;
+	double max_ks;
+} store_drift_row;
+
+/* Drift samples of host (NULL: all) in [from, to), by host then time. */
+int store_drift_rows(store *s, const char *host, int64_t from_ms, int64_t to_ms, store_drift_row **out, size_t *n,
+		     char **err);
+void store_drift_rows_free(store_drift_row *rows, size_t n);
+
 /* Bytes the database uses on disk (file and write-ahead log); -1 on error. */
 int64_t store_bytes(store *s);
 

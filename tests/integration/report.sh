@@ -91,9 +91,10 @@ check "--format json (YAML inventory): exit 1" test "$rc" -eq 1
 check "JSON: devices, alerts and summary with stable keys" "$PY" - "$tmp/r.json" "${hosts[1]}" "${hosts[4]}" "${hosts[7]}" "${hosts[10]}" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1])); down, sick, hot, old = sys.argv[2:]
-assert sorted(j) == ["alerts", "devices", "summary"]
+assert sorted(j) == ["alerts", "devices", "factory_drift", "summary"]
 keys = {"host", "factory", "state", "reason", "detail", "status", "model_name", "model_version", "gpu_type",
-        "gpu_temp", "uptime_hours", "model_loaded", "last_seen", "last_seen_ms", "polled_at", "rtt_ms", "attempts"}
+        "gpu_temp", "uptime_hours", "model_loaded", "last_seen", "last_seen_ms", "polled_at", "rtt_ms", "attempts",
+        "drift"}
 assert all(set(d) == keys for d in j["devices"]), set(j["devices"][0]) ^ keys
 dev = {d["host"]: d for d in j["devices"]}
 assert len(dev) == 12
