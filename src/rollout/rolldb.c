@@ -266,8 +266,8 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 	if (step_done(db, st, err, "recording the rollout"))
 		goto fail;
 	int64_t id = sqlite3_last_insert_rowid(db->db);
-	st = prep(db, "INSERT INTO rollout_devices(rollout_id, host, ord, batch, address, port, step) "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')", err);
+	st = prep(db, "INSERT INTO rollout_devices(rollout_id, host, ord, batch, address, port, step, metrics_port) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)", err);
 	if (!st)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -278,6 +278,10 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 		sqlite3_bind_int(st, 4, devs[i].batch);
 		bind_text(st, 5, devs[i].address);
 		sqlite3_bind_int(st, 6, devs[i].port);
+		if (devs[i].metrics_port > 0)
+			sqlite3_bind_int(st, 7, devs[i].metrics_port);
+		else
+			sqlite3_bind_null(st, 7);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_err(db, err, "recording the rollout's devices");
 			sqlite3_finalize(st);
@@ -360,7 +364,8 @@ int rolldb_list(rolldb *db, roll_row **out, size_t *n, char **err)
 }
 
 #define DEV_COLS \
-	"host, address, port, batch, ord, step, step_started, step_ended, prev_version, error, attempts"
+	"host, address, port, batch, ord, step, step_started, step_ended, prev_version, error, attempts, " \
+	"coalesce(metrics_port, 0)"
 
 static void read_dev(sqlite3_stmt *st, roll_dev *d)
 {
@@ -375,6 +380,7 @@ static void read_dev(sqlite3_stmt *st, roll_dev *d)
 	d->prev_version = col_text(st, 8);
 	d->error = col_text(st, 9);
 	d->attempts = sqlite3_column_int(st, 10);
+	d->metrics_port = sqlite3_column_int(st, 11);
 }
 
 int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err)
@@ -661,4 +667,84 @@ int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err)
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, host);
 	return write_one(db, st, err, "counting an update") < 0 ? -1 : 0;
+}
+
+/* ---- the lease of a dead runner, and the canary gate's records ---- */
+
+int rolldb_lease_take_from(rolldb *db, int64_t id, const char *dead, const char *owner, int64_t now, int64_t ttl_ms,
+			   char **err)
+{
+	sqlite3_stmt *st = prep(db, "UPDATE rollouts SET lease_owner = ?2, lease_expiry = ?4 WHERE id = ?1 AND "
+				    "lease_owner = ?3", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, owner);
+	bind_text(st, 3, dead);
+	sqlite3_bind_int64(st, 4, now + ttl_ms);
+	int n = write_one(db, st, err, "taking over the runner's lease");
+	if (n == 1) {
+		char *d = xasprintf("lease taken over from %s (its process is gone)", dead);
+		rolldb_log(db, id, NULL, "lease", d, now, NULL);
+		free(d);
+	}
+	return n < 0 ? -1 : n ? 1 : 0;
+}
+
+int rolldb_gate_add(rolldb *db, int64_t id, const roll_gate *g, char **err)
+{
+	sqlite3_stmt *st = prep(db, "INSERT OR REPLACE INTO rollout_gates(rollout_id, batch, ts, outcome, soak_ms, "
+				    "figures, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, g->batch);
+	sqlite3_bind_int64(st, 3, g->ts);
+	bind_text(st, 4, g->outcome);
+	sqlite3_bind_int64(st, 5, g->soak_ms);
+	bind_text(st, 6, g->figures);
+	bind_text(st, 7, g->reason);
+	return write_one(db, st, err, "recording a batch gate") < 0 ? -1 : 0;
+}
+
+void roll_gates_free(roll_gate *g, size_t n)
+{
+	for (size_t i = 0; g && i < n; i++) {
+		free(g[i].outcome);
+		free(g[i].figures);
+		free(g[i].reason);
+	}
+	free(g);
+}
+
+int rolldb_gates(rolldb *db, int64_t id, roll_gate **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(db, "SELECT batch, ts, outcome, soak_ms, figures, reason FROM rollout_gates "
+				    "WHERE rollout_id = ?1 ORDER BY ts, batch", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
+		roll_gate *g = &(*out)[(*n)++];
+		g->batch = sqlite3_column_int(st, 0);
+		g->ts = sqlite3_column_int64(st, 1);
+		g->outcome = col_text(st, 2);
+		g->soak_ms = sqlite3_column_int64(st, 3);
+		g->figures = col_text(st, 4);
+		g->reason = col_text(st, 5);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(db, err, "reading the batch gates");
+		roll_gates_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
 }

@@ -1,4 +1,4 @@
-/* rolldb: the rollout tables of the history database (schema version 3, made by
+/* rolldb: the rollout tables of the history database (schema version 4, made by
  * store.c's migrations): one short transaction per change, conditional state
  * transitions, the runner's lease and the devices' holds. Its own sqlite3
  * handle on the file; open it after store_open has migrated the file. A handle
@@ -45,6 +45,7 @@ typedef struct roll_dev {
 	int64_t step_started, step_ended; /* 0: not yet */
 	char *prev_version, *error; /* NULL: none */
 	int attempts;         /* POST /update sent */
+	int metrics_port;     /* the exporter's port; 0: 8000 (schema 4) */
 } roll_dev;
 void roll_devs_free(roll_dev *d, size_t n);
 
@@ -99,5 +100,22 @@ int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err);
 /* A line in the log about the rollout itself (host NULL) or a device. */
 int rolldb_log(rolldb *db, int64_t id, const char *host, const char *step, const char *detail, int64_t now,
 	       char **err);
+
+/* The lease of a runner known to be dead (its process is gone): taken when it
+ * is still held by `dead`: 1, else 0 (someone else moved it meanwhile). */
+int rolldb_lease_take_from(rolldb *db, int64_t id, const char *dead, const char *owner, int64_t now, int64_t ttl_ms,
+			   char **err);
+
+/* A batch gate's judgement (schema 4): outcome pass, fail or inconclusive; the
+ * figures as JSON (canary.h). Strings owned: roll_gates_free. */
+typedef struct roll_gate {
+	int batch;            /* 0-based */
+	int64_t ts, soak_ms;
+	char *outcome, *figures, *reason;
+} roll_gate;
+int rolldb_gate_add(rolldb *db, int64_t id, const roll_gate *g, char **err);
+/* The rollout's gates in the order they were judged. */
+int rolldb_gates(rolldb *db, int64_t id, roll_gate **out, size_t *n, char **err);
+void roll_gates_free(roll_gate *g, size_t n);
 
 #endif

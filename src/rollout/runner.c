@@ -1,5 +1,6 @@
 /* runner: a rollout's work: lease, worker threads taking devices through their steps, the gate after each batch. */
 #include "rollout/runner.h"
+#include "rollout/canary.h"
 #include "rollout/plan.h"
 #include "rollout/rolldb.h"
 #include "rollout/rollhttp.h"
@@ -135,6 +136,11 @@ static bool lost(runner *r)
 	bool l = r->lost;
 	pthread_mutex_unlock(&r->mu);
 	return l;
+}
+
+static bool live(void *arg)
+{
+	return !lost(arg);
 }
 
 /* ---- the lease ---- */
@@ -705,6 +711,17 @@ static int round_once(runner *r, rolldb *db, char **err)
 		char *why = xasprintf("batch %d gate %s: %zu of %zu updated, %zu failed, %zu unreachable (max fail %g%%)",
 				      b + 1, gate_result_name(g), okn, size, failn, unr, r->p.max_fail);
 		note(r, "%s", why);
+		/* a batch that passed soaks, when asked (canary.c): its verdict decides */
+		int soak = g == GATE_PASS ? canary_gate_run(db, r->id, row.params, devs, nd, b, r->p.connect_ms,
+							    r->p.timeout_ms, live, r, &g, &why, err)
+					  : 0;
+		if (soak) {
+			free(why);
+			rc = soak < 0 ? -1 : 1;
+			goto out;
+		}
+		if (strstr(why, " soak "))
+			note(r, "%s", why);
 		if (g == GATE_PASS) {
 			if (rolldb_transition_batch(db, r->id, from, RS_RUNNING, b + 1, NULL, now_ms(), err) < 0)
 				rc = -1;
