@@ -382,9 +382,7 @@ static void note_stdout(void *ctx, const char *line)
 /* Runs the rollout's runner here. */
 static int run_here(const char *path, int64_t id)
 {
-	char host[128] = "?";
-	gethostname(host, sizeof host - 1);
-	char *owner = xasprintf("%s:%ld:%lld", host, (long)getpid(), (long long)now_ms());
+	char *owner = runner_owner_name();
 	char *err = NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = runner_run(path, id, owner, note_stdout, NULL, &err);
@@ -965,9 +963,11 @@ static int print_status(rolldb *db, int64_t id, bool json)
 		putchar('\n');
 		if (r.lease_owner) {
 			long long left = (long long)(r.lease_expiry - now_ms());
+			bool dead = runner_owner_dead(r.lease_owner);
 			printf("runner: %s (lease %s %lld.%llds%s)\n", r.lease_owner, left >= 0 ? "for" : "expired",
 			       (left < 0 ? -left : left) / 1000, (left < 0 ? -left : left) % 1000 / 100,
-			       left >= 0 ? "" : " ago: `resume` starts a new runner");
+			       dead ? "; its process is gone: `resume` starts a new runner"
+			       : left >= 0 ? "" : " ago: `resume` starts a new runner");
 		}
 		print_gates(gates, ng);
 		printf("%-24s %-5s %-12s %-10s %-3s %s\n", "HOST", "BATCH", "STEP", "WAS", "UPD", "ERROR");
@@ -1056,7 +1056,9 @@ static int cmd_verb(struct app *app, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	int rc = EXIT_OK, changed = 0;
-	bool dead_runner = roll_state_in(r.state, roll_states_active) && (!r.lease_owner || r.lease_expiry < now_ms());
+	/* a lease whose holder ran here and is gone needs no waiting for its expiry */
+	bool dead_runner = roll_state_in(r.state, roll_states_active) &&
+			   (!r.lease_owner || r.lease_expiry < now_ms() || runner_owner_dead(r.lease_owner));
 	if (!strcmp(rule->verb, "resume") && dead_runner) {
 		/* the runner died (killed, machine restarted): a new one takes over */
 		changed = 1;

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -796,8 +798,16 @@ int runner_run(const char *db_path, int64_t id, const char *owner, runner_note_f
 		roll_row cur;
 		char *e2 = NULL;
 		bool active = rolldb_get(db, id, &cur, &e2) == 0 && roll_state_in(cur.state, roll_states_active);
+		/* its holder ran here and its process is gone: no need to wait for the expiry */
+		int took = active && cur.lease_owner && runner_owner_dead(cur.lease_owner)
+				   ? rolldb_lease_take_from(db, id, cur.lease_owner, owner, now_ms(), r.p.lease_ms, err)
+				   : 0;
 		roll_row_clear(&cur);
 		free(e2);
+		if (took) {
+			taken = took;
+			break;
+		}
 		if (!active)
 			break;
 		sleep_ms(200);
@@ -855,4 +865,50 @@ int runner_run(const char *db_path, int64_t id, const char *owner, runner_note_f
 	roll_row_clear(&row);
 	rolldb_close(db);
 	return rc;
+}
+
+char *runner_owner_name(void)
+{
+	char host[128] = "?";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	for (char *c = host; *c; c++)
+		if (*c == ':')
+			*c = '_';
+	return xasprintf("%s:%ld:%lld", host, (long)getpid(), (long long)now_ms());
+}
+
+bool runner_owner_dead(const char *owner)
+{
+	const char *c1 = strchr(owner, ':');
+	if (!c1)
+		return false;
+	char host[128] = "";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	for (char *c = host; *c; c++)
+		if (*c == ':')
+			*c = '_';
+	if ((size_t)(c1 - owner) != strlen(host) || strncmp(owner, host, (size_t)(c1 - owner)))
+		return false; /* another machine's: only its lease's expiry tells */
+	char *end;
+	errno = 0;
+	long pid = strtol(c1 + 1, &end, 10);
+	if (errno || end == c1 + 1 || *end != ':' || pid <= 1)
+		return false;
+	if ((pid_t)pid == getpid())
+		return false;
+	if (kill((pid_t)pid, 0) == -1)
+		return errno == ESRCH;
+	/* a killed runner whose parent is gone may linger as a zombie until reaped */
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }
