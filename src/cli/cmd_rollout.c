@@ -386,6 +386,7 @@ static int run_here(const char *path, int64_t id)
 	char *err = NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = runner_run(path, id, owner, note_stdout, NULL, &err);
+	rollhttp_thread_end(); /* a runner without worker threads worked here */
 	free(owner);
 	if (rc < 0) {
 		fprintf(stderr, "fleetdeck rollout run: %s\n", err);
@@ -506,6 +507,7 @@ static int registry_lookup(const char *registry, const char *model, const char *
 	json_decref(j);
 	free(index);
 	free(base);
+	rollhttp_thread_end();
 	return rc;
 }
 

@@ -10,10 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define STMT_CACHE 48
+
 struct rolldb {
 	sqlite3 *db;
 	char *path;
 	pthread_mutex_t *write_lock; /* shared by the handles of one process, or NULL */
+	/* prepared statements by their text: a runner runs the same few per device
+	 * step, and parsing them each time was a good part of its CPU */
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
+	size_t ncache;
 };
 
 static void db_err(rolldb *db, char **err, const char *what)
@@ -47,6 +56,10 @@ void rolldb_close(rolldb *db)
 {
 	if (!db)
 		return;
+	for (size_t i = 0; i < db->ncache; i++) {
+		sqlite3_finalize(db->cache[i].st);
+		free(db->cache[i].sql);
+	}
 	sqlite3_close(db->db);
 	free(db->path);
 	free(db);
@@ -90,14 +103,37 @@ void roll_devs_free(roll_dev *d, size_t n)
 
 /* ---- small helpers ---- */
 
+/* A statement ready to bind, from the cache when it was prepared before; give
+ * it back with release(). */
 static sqlite3_stmt *prep(rolldb *db, const char *sql, char **err)
 {
+	for (size_t i = 0; i < db->ncache; i++)
+		if (!strcmp(db->cache[i].sql, sql))
+			return db->cache[i].st;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(db->db, sql, -1, db->ncache < STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+	    SQLITE_OK) {
 		db_err(db, err, "preparing a query");
 		return NULL;
 	}
+	if (db->ncache < STMT_CACHE) {
+		db->cache[db->ncache].sql = xstrdup(sql);
+		db->cache[db->ncache++].st = st;
+	}
 	return st;
+}
+
+/* Done with a statement of prep(): reset for its next use (or finalized when
+ * the cache was full). */
+static void release(rolldb *db, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < db->ncache; i++)
+		if (db->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	release(db, st);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -118,12 +154,10 @@ static char *col_text(sqlite3_stmt *st, int i)
 static int step_done(rolldb *db, sqlite3_stmt *st, char **err, const char *what)
 {
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE)
 		db_err(db, err, what);
-		return -1;
-	}
-	return 0;
+	release(db, st);
+	return rc != SQLITE_DONE ? -1 : 0;
 }
 
 void rolldb_share_lock(rolldb *db, pthread_mutex_t *mu)
@@ -171,7 +205,7 @@ static void rollback(rolldb *db)
 static int write_one(rolldb *db, sqlite3_stmt *st, char **err, const char *what)
 {
 	if (begin(db, err)) {
-		sqlite3_finalize(st);
+		release(db, st);
 		return -1;
 	}
 	if (step_done(db, st, err, what)) {
@@ -216,10 +250,10 @@ static int take_holds(rolldb *db, int64_t id, char **err)
 		if (err && !*err)
 			*err = xasprintf("device %s is held by rollout %lld (one rollout at a time per device)",
 					 (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
-		sqlite3_finalize(st);
+		release(db, st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (rc != SQLITE_DONE) {
 		db_err(db, err, "reading the device holds");
 		return -1;
@@ -284,11 +318,11 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 			sqlite3_bind_null(st, 7);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_err(db, err, "recording the rollout's devices");
-			sqlite3_finalize(st);
+			release(db, st);
 			goto fail;
 		}
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (take_holds(db, id, err) || log_line(db, id, NULL, r->state, "start", -1, NULL, r->created_at, err) ||
 	    commit(db, err))
 		goto fail;
@@ -335,7 +369,7 @@ int rolldb_get(rolldb *db, int64_t id, roll_row *out, char **err)
 		*err = xasprintf("no rollout %lld", (long long)id);
 	else
 		db_err(db, err, "reading a rollout");
-	sqlite3_finalize(st);
+	release(db, st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -352,7 +386,7 @@ int rolldb_list(rolldb *db, roll_row **out, size_t *n, char **err)
 		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
 		read_row(st, &(*out)[(*n)++]);
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (rc != SQLITE_DONE) {
 		db_err(db, err, "listing rollouts");
 		roll_rows_free(*out, *n);
@@ -398,7 +432,7 @@ int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err
 		memset(&(*out)[*n], 0, sizeof **out);
 		read_dev(st, &(*out)[(*n)++]);
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (rc != SQLITE_DONE) {
 		db_err(db, err, "reading the rollout's devices");
 		roll_devs_free(*out, *n);
@@ -423,7 +457,7 @@ int rolldb_device(rolldb *db, int64_t id, const char *host, roll_dev *out, char 
 		read_dev(st, out);
 	else
 		db_err(db, err, "reading a rollout device");
-	sqlite3_finalize(st);
+	release(db, st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -738,7 +772,7 @@ int rolldb_gates(rolldb *db, int64_t id, roll_gate **out, size_t *n, char **err)
 		g->figures = col_text(st, 4);
 		g->reason = col_text(st, 5);
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (rc != SQLITE_DONE) {
 		db_err(db, err, "reading the batch gates");
 		roll_gates_free(*out, *n);
@@ -747,4 +781,21 @@ int rolldb_gates(rolldb *db, int64_t id, roll_gate **out, size_t *n, char **err)
 		return -1;
 	}
 	return 0;
+}
+
+int rolldb_state(rolldb *db, int64_t id, char *buf, size_t size, char **err)
+{
+	sqlite3_stmt *st = prep(db, "SELECT state FROM rollouts WHERE id = ?1", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	else if (rc == SQLITE_DONE && err && !*err)
+		*err = xasprintf("no rollout %lld", (long long)id);
+	else
+		db_err(db, err, "reading a rollout's state");
+	release(db, st);
+	return rc == SQLITE_ROW ? 0 : -1;
 }

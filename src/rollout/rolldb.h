@@ -59,6 +59,8 @@ int rolldb_get(rolldb *db, int64_t id, roll_row *out, char **err);
 /* Every rollout, newest first. */
 int rolldb_list(rolldb *db, roll_row **out, size_t *n, char **err);
 void roll_rows_free(roll_row *r, size_t n);
+/* Only the rollout's state, into buf (a few dozen bytes suffice): 0, or -1. */
+int rolldb_state(rolldb *db, int64_t id, char *buf, size_t size, char **err);
 /* The rollout's devices in plan order. */
 int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err);
 int rolldb_device(rolldb *db, int64_t id, const char *host, roll_dev *out, char **err);

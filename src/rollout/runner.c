@@ -481,17 +481,16 @@ static const char *rollout_state(devctx *c)
 {
 	static const char *const known[] = { RS_RUNNING,   RS_PAUSED, RS_AWAITING, RS_ABORTING, RS_ROLLING_BACK,
 					     RS_COMPLETED, RS_FAILED, RS_ABORTED,  RS_ROLLED_BACK, NULL };
-	roll_row row;
+	char state[64];
 	char *err = NULL;
 	const char *out = "";
-	if (rolldb_get(c->db, c->r->id, &row, &err)) {
+	if (rolldb_state(c->db, c->r->id, state, sizeof state, &err)) {
 		free(err);
 		return out;
 	}
 	for (const char *const *k = known; *k; k++)
-		if (!strcmp(*k, row.state))
+		if (!strcmp(*k, state))
 			out = *k;
-	roll_row_clear(&row);
 	return out;
 }
 
