@@ -307,10 +307,12 @@ static void dbs_close(struct dbs *d)
 /* The audit trail: who ($USER, and $SSH_CONNECTION whole when there is one),
  * from which machine and process, what, on which rollout, why (--reason), and
  * whether it was done or refused (outcome NULL: done). */
-static void audit_outcome(struct dbs *d, const char *verb, int64_t id, const char *reason, const char *outcome)
+static void audit_target(struct dbs *d, const char *verb, int64_t id, const char *what, const char *reason,
+			 const char *outcome)
 {
 	char *who = actor(), *err = NULL;
-	char *action = xasprintf("rollout.%s", verb), *target = xasprintf("rollout %lld", (long long)id);
+	char *action = xasprintf("rollout.%s", verb);
+	char *target = id > 0 ? xasprintf("rollout %lld", (long long)id) : xstrdup(what);
 	char host[256] = "";
 	if (gethostname(host, sizeof host - 1))
 		host[0] = '\0';
@@ -329,6 +331,11 @@ static void audit_outcome(struct dbs *d, const char *verb, int64_t id, const cha
 	free(who);
 	free(action);
 	free(target);
+}
+
+static void audit_outcome(struct dbs *d, const char *verb, int64_t id, const char *reason, const char *outcome)
+{
+	audit_target(d, verb, id, NULL, reason, outcome);
 }
 
 static void audit(struct dbs *d, const char *verb, int64_t id, const char *reason)
@@ -763,6 +770,11 @@ static int cmd_start(struct app *app, int argc, char **argv)
 	free(ps);
 	if (id < 0) {
 		fprintf(stderr, "fleetdeck rollout start: %s\n", err);
+		/* a start refused by the database (a device held by another rollout) is an action too */
+		char *what = xasprintf("%s %s", model, version), *why = xasprintf("refused: %s", err);
+		audit_target(&d, "start", 0, what, reason, why);
+		free(what);
+		free(why);
 		free(err);
 		goto out;
 	}

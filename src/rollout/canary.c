@@ -472,6 +472,10 @@ int canary_gate_run(rolldb *db, int64_t id, const char *params, const roll_dev *
 	int64_t t0 = now_ms();
 	fetch_all(f0, n, connect_ms, timeout_ms);
 	int64_t started = now_ms(), until = started + p.soak_ms;
+	char *begin = xasprintf("batch %d soak of %.1f s begins: %zu device%s of the batch, %zu not updated", batch + 1,
+				p.soak_ms / 1000.0, nc, nc == 1 ? "" : "s", n - nc);
+	rolldb_log(db, id, NULL, "soak", begin, started, NULL);
+	free(begin);
 	bool go = true;
 	while (go && now_ms() < until) {
 		int64_t left = until - now_ms();

@@ -144,6 +144,26 @@ check "the good rollout's approve is audited with its reason" test -n "$("$FD" -
 "$FD" --db "$DB" history --audit --rollout x >/dev/null 2>&1; rc=$?
 check "--rollout x is refused" test "$rc" -eq 2
 
+# ---- a pause during a soak: the soak is abandoned at once, nothing judged ----
+DB=$tmp/pause.db
+reset_fleet '{}'
+"$FD" --db "$DB" rollout start -i "$INV" --model defect-detection --version 3.2 "${fast[@]}" --soak 120 >/dev/null 2>&1
+q() { python3 -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone(); print('' if r is None or r[0] is None else r[0])" "$@"; }
+soaking() { [ "$(q "$DB" "SELECT count(*) FROM rollout_log WHERE step = 'soak'")" -ge 1 ]; }
+poll() { local n=$1 i; shift; for i in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
+check "the first batch's soak begins (logged)" poll 300 soaking
+"$FD" --db "$DB" rollout pause 1 --reason "checking the dashboards" >/dev/null; rc=$?
+let_go() { [ -z "$(q "$DB" "SELECT lease_owner FROM rollouts WHERE id = 1")" ]; }
+check "pause during a 120 s soak: the runner lets go within 10 s" test "$rc" -eq 0 -a "$(poll 100 let_go && echo y)" = y
+check "...paused, no gate judged, the batch updated and the rest pending" test \
+	"$(st "$DB" 'r["state"] + "|" + str(len(r["gates"])) + "|" + ",".join(sorted(set(d["step"] for d in r["devices"][:2]))) + "|" + ",".join(sorted(set(d["step"] for d in r["devices"][2:])))')" = "paused|0|updated|pending"
+"$FD" --db "$DB" rollout start -i "$INV" --limit edge-ams-05 --model defect-detection --version 3.0 >/dev/null 2>&1; rc=$?
+check "a start on a held device is refused (exit 2)..." test "$rc" -eq 2
+AUD='[e["target"] + "|" + e["outcome"] for e in a if e["action"] == "rollout.start" and e["rollout_id"] is None][0]'
+check "...and audited as refused, naming the model and the holder" test -n "$(aud | grep '^defect-detection 3.0|refused: device edge-ams-05 is held by rollout 1')"
+"$FD" --db "$DB" rollout rollback 1 --foreground >/dev/null 2>&1
+check "rolled back after all" test "$(st "$DB" 'r["state"]')" = rolled_back
+
 # ---- bad parameters ----
 "$FD" --db "$tmp/x.db" rollout start -i "$INV" --model defect-detection --version 3.2 --soak -1 >/dev/null 2>&1; rc=$?
 check "--soak -1 is refused" test "$rc" -eq 2
