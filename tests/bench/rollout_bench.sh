@@ -6,11 +6,14 @@
 # test: it prints figures, with the load average. Usage:
 #
 #   tests/bench/rollout_bench.sh [--build DIR] [--devices N] [--forks N] [--load-delay-ms MS]
-#                                [--wait-delay-ms MS] [--base A.B.C.D]
+#                                [--wait-delay-ms MS] [--base A.B.C.D] [--soak SECONDS]
+#
+# --soak: each batch soaks (the canary gate: every device's /metrics scraped at the start
+# and the end of the soak); the last batch ends inconclusive, awaiting approval.
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
-build=$src/build devices=1000 forks=50 delay=2000 poll=500 base=127.81.8.1
+build=$src/build devices=1000 forks=50 delay=2000 poll=500 base=127.81.8.1 soak=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
@@ -19,7 +22,8 @@ while [ $# -gt 0 ]; do
 	--load-delay-ms) delay=$2; shift 2 ;;
 	--wait-delay-ms) poll=$2; shift 2 ;;
 	--base) base=$2; shift 2 ;;
-	-h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--soak) soak=$2; shift 2 ;;
+	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "rollout_bench: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -40,16 +44,16 @@ ctl=${base%.*.*}.253.1
 pids+=($!)
 for i in $(seq 600); do [ -s "$work/ready" ] && break; sleep 0.05; done
 [ -s "$work/ready" ] || { echo "rollout_bench: fleetsim did not start" >&2; cat "$work/sim.err" >&2; exit 1; }
-python3 - "$FD" "$work" "$forks" "$devices" "$delay" "$poll" <<'PY'
+python3 - "$FD" "$work" "$forks" "$devices" "$delay" "$poll" "$soak" <<'PY'
 import json, os, resource, sqlite3, subprocess, sys, time
-fd, work, forks, devices, delay, poll = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
+fd, work, forks, devices, delay, poll, soak = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
 db = work + "/h.db"
 load0 = os.getloadavg()
 before = resource.getrusage(resource.RUSAGE_CHILDREN)
 t0 = time.monotonic()
 p = subprocess.run([fd, "--db", db, "rollout", "start", "-i", work + "/fleet.ini", "--model", "defect-detection",
                     "--version", "3.2", "--serial", "10%", "--forks", forks, "--wait-tries", "200",
-                    "--wait-delay-ms", poll, "--foreground"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                    "--wait-delay-ms", poll, "--foreground"] + (["--soak", soak, "--min-samples", "10"] if soak else []), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 wall = time.monotonic() - t0
 after = resource.getrusage(resource.RUSAGE_CHILDREN)
 if p.returncode != 0:
@@ -83,5 +87,10 @@ print(f"share of wall in fleetdeck {100 * cpu / wall:5.2f}%  (runner CPU / wall 
 if waits:
     print(f"model loads waited  {sum(waits) / len(waits) / 1000:8.2f} s per device (device delay {int(delay) / 1000:.2f} s, polled every {poll} ms)")
 print(f"devices' delays     {floor_s:8.2f} s  ({rounds} rounds of at most {slots} devices x {int(delay) / 1000:.2f} s load: {100 * floor_s / wall:.0f}% of the wall)")
+gates = [json.loads(f) for (f,) in c.execute("SELECT figures FROM rollout_gates WHERE rollout_id = 1")]
+if gates:
+    sc = [g["scrape_ms"] for g in gates]
+    print(f"soak gates          {len(gates):8d}  ({', '.join(g['outcome'] for g in gates)}); first scrape of every device "
+          f"{min(sc)}-{max(sc)} ms; soak time {sum(g['soak_ms'] for g in gates) / 1000:.1f} s of the wall")
 print(f"load average        {load0[0]:.2f} before, {load1[0]:.2f} after (1 min)")
 PY
