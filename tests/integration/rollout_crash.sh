@@ -8,7 +8,8 @@
 # loaded (none half-switched). One device fails validation and is rolled back in both runs.
 # Each kill comes `step` committed step ends after the new runner took over (an eighth of the
 # uninterrupted run's ends spread over the kills), so the kills cover the rollout from its first
-# batch on, at whatever point of a device's steps the count falls.
+# batch on, at whatever point of a device's steps the count falls; every fourth kill comes
+# instead at a random moment (seeded) within 0.3 s of the take-over, while the new runner starts.
 # Addresses 127.81.4.x and 127.81.254.1. No sleeps as synchronisation: bounded polling.
 set -u
 BUILD=${FLEETDECK_BUILD:?set FLEETDECK_BUILD to the build directory}
@@ -102,8 +103,8 @@ DB=$tmp/crash.db
 # The kill loop in one Python process: polling the database every 20 ms costs little there.
 # Each kill: wait for a live runner holding the lease, wait for `step` more committed step
 # ends, kill -9, wait until it is gone, `rollout resume`, time until a new runner holds it.
-read -r kills resumed slow_takeover step < <(python3 - "$FD" "$DB" "$KILLS" "$ref_ends" "$tmp" <<'PY'
-import os, signal, sqlite3, subprocess, sys, time
+read -r kills resumed slow_takeover step told < <(python3 - "$FD" "$DB" "$KILLS" "$ref_ends" "$tmp" <<'PY'
+import os, random, signal, sqlite3, subprocess, sys, time
 fd, db, nkills, ref_ends, tmp = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 step = max(1, ref_ends // (8 * nkills))
 c = sqlite3.connect(db, timeout=10)
@@ -131,14 +132,20 @@ def wait(cond, seconds):
         if cond(): return True
         time.sleep(0.02)
     return False
-kills = resumed = slow = 0
+kills = resumed = slow = told = 0
 last = None
+rnd = random.Random(7)
 for k in range(1, nkills + 1):
     if not wait(lambda: (owner() not in (None, last) and alive(owner())) or not running(), 30) or not running():
         break
-    target = ends() + step
-    if not wait(lambda: ends() >= target or not running(), 60) or not running():
-        break
+    if k % 4 == 0:
+        # every fourth: a random moment soon after the take-over (the runner starting,
+        # reading the rollout, in its first requests or transactions)
+        time.sleep(rnd.uniform(0, 0.3))
+    else:
+        target = ends() + step
+        if not wait(lambda: ends() >= target or not running(), 60) or not running():
+            break
     pid = owner()
     if pid is None or pid == last:
         continue
@@ -146,6 +153,8 @@ for k in range(1, nkills + 1):
     kills += 1
     last = pid
     wait(lambda: not alive(pid), 10)
+    st = subprocess.run([fd, "--db", db, "rollout", "status", "1"], stdout=subprocess.PIPE, text=True).stdout
+    told += "its process is gone" in st or not running()
     t0 = time.monotonic()
     with open(f"{tmp}/resume.{k}", "w") as out:
         rc = subprocess.run([fd, "--db", db, "rollout", "resume", "1", "--reason", f"crash test {k}"],
@@ -154,10 +163,11 @@ for k in range(1, nkills + 1):
     wait(lambda: (owner() not in (None, last) and alive(owner())) or not running(), 30)
     # the dead runner's lease had 30 s to run: within 10 s is not waiting it out
     slow += time.monotonic() - t0 >= 10
-print(kills, resumed, slow, step)
+print(kills, resumed, slow, step, told)
 PY
 )
 check "$KILLS kills -9 spread over the rollout (every $step committed steps; $kills made)" test "$kills" -eq "$KILLS"
+check "after each kill, rollout status says the runner's process is gone" test "$told" -eq "$kills"
 check "every resume after a kill started a new runner at once (exit 0)" test "$resumed" -eq "$kills"
 check "...which took the dead runner's lease within 10 s, not after its 30 s" test "$slow_takeover" -eq 0
 check "the takeovers are in the rollout's log" test "$(q "$DB" "SELECT count(*) FROM rollout_log WHERE step = 'lease' AND detail LIKE 'lease taken over from %'")" -ge "$kills"
