@@ -1,7 +1,7 @@
-/* rollhttp: one JSON request over HTTP with libcurl (an easy handle per thread,
- * kept with its connections): what the rollout runner asks a device agent and the model registry. Answers
- * are capped in size; every call has connect and total timeouts. Thread-safe
- * once curl_global_init has run. */
+/* rollhttp: one JSON request over HTTP with libcurl (an easy handle per
+ * thread, kept with its connections): what the rollout runner asks a device
+ * agent and the model registry. Answers are capped in size; every call has
+ * connect and total timeouts. Thread-safe once curl_global_init has run. */
 #ifndef FLEETDECK_ROLLOUT_ROLLHTTP_H
 #define FLEETDECK_ROLLOUT_ROLLHTTP_H
 
