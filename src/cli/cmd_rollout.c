@@ -964,9 +964,22 @@ static int print_status(rolldb *db, int64_t id, bool json)
 		free(err);
 		err = NULL;
 	}
+	/* a soak under way: begun (logged) after the last gate was judged, the rollout running */
+	int64_t soak_ts = 0;
+	char *soak = NULL;
+	if (!strcmp(r.state, RS_RUNNING) && rolldb_log_last(db, id, "soak", &soak_ts, &soak, &err) < 0) {
+		free(err);
+		err = NULL;
+	}
+	if (soak && ng && gates[ng - 1].ts >= soak_ts) {
+		free(soak);
+		soak = NULL;
+	}
 	if (json) {
 		json_t *o = row_json(&r, devs, nd);
 		json_object_set_new(o, "gates", gates_json(gates, ng));
+		json_object_set_new(o, "soaking", soak ? json_pack("{s:I, s:s}", "since", (json_int_t)soak_ts, "detail", soak)
+						       : json_null());
 		cli_print_json(o);
 		json_decref(o);
 	} else {
@@ -984,6 +997,9 @@ static int print_status(rolldb *db, int64_t id, bool json)
 			       : left >= 0 ? "" : " ago: `resume` starts a new runner");
 		}
 		print_gates(gates, ng);
+		if (soak) {
+			printf("soaking: %s, %.0f s ago\n", soak, (double)(now_ms() - soak_ts) / 1000.0);
+		}
 		printf("%-24s %-5s %-12s %-10s %-3s %s\n", "HOST", "BATCH", "STEP", "WAS", "UPD", "ERROR");
 		for (size_t i = 0; i < nd; i++) {
 			printf("%-24s %-5d %-12s %-10s %-3d ", devs[i].host, devs[i].batch + 1, devs[i].step,
@@ -993,6 +1009,7 @@ static int print_status(rolldb *db, int64_t id, bool json)
 		}
 	}
 	bool active = roll_state_in(r.state, roll_states_active);
+	free(soak);
 	roll_gates_free(gates, ng);
 	roll_devs_free(devs, nd);
 	roll_row_clear(&r);

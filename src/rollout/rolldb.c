@@ -799,3 +799,24 @@ int rolldb_state(rolldb *db, int64_t id, char *buf, size_t size, char **err)
 	release(db, st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
+
+int rolldb_log_last(rolldb *db, int64_t id, const char *step, int64_t *ts, char **detail, char **err)
+{
+	*ts = 0;
+	*detail = NULL;
+	sqlite3_stmt *st = prep(db, "SELECT ts, detail FROM rollout_log WHERE rollout_id = ?1 AND host IS NULL AND "
+				    "step = ?2 ORDER BY id DESC LIMIT 1", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, step);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ts = sqlite3_column_int64(st, 0);
+		*detail = col_text(st, 1);
+	} else if (rc != SQLITE_DONE) {
+		db_err(db, err, "reading the rollout log");
+	}
+	release(db, st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}

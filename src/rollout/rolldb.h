@@ -103,6 +103,10 @@ int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err);
 int rolldb_log(rolldb *db, int64_t id, const char *host, const char *step, const char *detail, int64_t now,
 	       char **err);
 
+/* The latest line about the rollout itself (host NULL) logged under step:
+ * 1 with *ts and *detail (caller frees; may be NULL), 0 none, -1 error. */
+int rolldb_log_last(rolldb *db, int64_t id, const char *step, int64_t *ts, char **detail, char **err);
+
 /* The lease of a runner known to be dead (its process is gone): taken when it
  * is still held by `dead`: 1, else 0 (someone else moved it meanwhile). */
 int rolldb_lease_take_from(rolldb *db, int64_t id, const char *dead, const char *owner, int64_t now, int64_t ttl_ms,

@@ -152,9 +152,12 @@ q() { python3 -c "import sqlite3,sys; r=sqlite3.connect(sys.argv[1]).execute(sys
 soaking() { [ "$(q "$DB" "SELECT count(*) FROM rollout_log WHERE step = 'soak'")" -ge 1 ]; }
 poll() { local n=$1 i; shift; for i in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 check "the first batch's soak begins (logged)" poll 300 soaking
+check "status shows the soak under way (text and --json)" test -n "$("$FD" --db "$DB" rollout status 1 | grep -E '^soaking: batch 1 soak of 120\.0 s begins: 2 devices of the batch, 18 not updated')" -a \
+	"$(st "$DB" 'r["soaking"]["since"] > 0')" = True
 "$FD" --db "$DB" rollout pause 1 --reason "checking the dashboards" >/dev/null; rc=$?
 let_go() { [ -z "$(q "$DB" "SELECT lease_owner FROM rollouts WHERE id = 1")" ]; }
 check "pause during a 120 s soak: the runner lets go within 10 s" test "$rc" -eq 0 -a "$(poll 100 let_go && echo y)" = y
+check "...and once paused, no soak is shown" test "$(st "$DB" 'r["soaking"]')" = None
 check "...paused, no gate judged, the batch updated and the rest pending" test \
 	"$(st "$DB" 'r["state"] + "|" + str(len(r["gates"])) + "|" + ",".join(sorted(set(d["step"] for d in r["devices"][:2]))) + "|" + ",".join(sorted(set(d["step"] for d in r["devices"][2:])))')" = "paused|0|updated|pending"
 "$FD" --db "$DB" rollout start -i "$INV" --limit edge-ams-05 --model defect-detection --version 3.0 >/dev/null 2>&1; rc=$?
