@@ -21,6 +21,8 @@ static void usage(FILE *f)
 		"       fleetdeck history [--db FILE] events [HOST] [--since WHEN] [--until WHEN] [--json]\n"
 		"       fleetdeck history [--db FILE] alerts [--active] [HOST] [--since WHEN] [--json]\n"
 		"       fleetdeck history [--db FILE] stats [--json]\n"
+		"       fleetdeck history [--db FILE] audit [--rollout ID] [--since WHEN] [--json]\n"
+		"                         (also: history --audit ...)\n"
 		"\n"
 		"What the history database holds (the console and --report write it).\n"
 		"\n"
@@ -32,6 +34,10 @@ static void usage(FILE *f)
 		"  alerts [HOST]  alerts firing in the window (default: all kept); --active: the\n"
 		"                 ones still firing\n"
 		"  stats          rows, bytes and time span of each table\n"
+		"  audit          every operator action, oldest first (default: all kept): when,\n"
+		"                 who ($USER and the SSH client of $SSH_CONNECTION), from which\n"
+		"                 machine and process, what, on which rollout, why (--reason) and\n"
+		"                 whether it was done or refused; --rollout ID: that rollout's only\n"
 		"\n"
 		"  --since WHEN, --until WHEN\n"
 		"                 a time back from now (90s, 15m, 2h, 7d, 1w, 1h30m), or a date and\n"
@@ -302,6 +308,7 @@ struct opts {
 	const char *since, *until;
 	const char *resolution;
 	bool json, active;
+	int64_t rollout; /* audit --rollout; 0: all */
 };
 
 static int show_samples(store *s, const char *host, const struct opts *o, int64_t from, int64_t to)
@@ -538,6 +545,77 @@ static int show_alerts(store *s, const char *host, const struct opts *o, int64_t
 	return EXIT_OK;
 }
 
+static int show_audit(store *s, const struct opts *o, int64_t from)
+{
+	char *err = NULL;
+	store_audit *a;
+	size_t n;
+	if (store_audit_list(s, o->rollout, from, &a, &n, &err)) {
+		fprintf(stderr, "fleetdeck history: %s\n", err);
+		free(err);
+		return EXIT_USAGE;
+	}
+	if (o->json) {
+		json_t *top = json_object(), *arr = json_array();
+		for (size_t i = 0; i < n; i++) {
+			json_t *j = json_object();
+			json_object_set_new(j, "id", json_integer(a[i].id));
+			json_time(j, "ts", a[i].ts_ms, false);
+			json_object_set_new(j, "actor", json_string(a[i].actor));
+			json_object_set_new(j, "user", json_str_or_null(a[i].user));
+			json_object_set_new(j, "ssh_connection", json_str_or_null(a[i].ssh_connection));
+			json_object_set_new(j, "host", json_str_or_null(a[i].origin_host));
+			json_object_set_new(j, "pid", a[i].pid > 0 ? json_integer(a[i].pid) : json_null());
+			json_object_set_new(j, "action", json_string(a[i].action));
+			json_object_set_new(j, "target", json_str_or_null(a[i].target));
+			json_object_set_new(j, "rollout_id", a[i].rollout_id > 0 ? json_integer(a[i].rollout_id) : json_null());
+			json_object_set_new(j, "reason", json_str_or_null(a[i].detail));
+			json_object_set_new(j, "outcome", json_str_or_null(a[i].outcome ? a[i].outcome : "done"));
+			json_array_append_new(arr, j);
+		}
+		json_object_set_new(top, "audit", arr);
+		cli_print_json(top);
+		json_decref(top);
+	} else if (n == 0) {
+		if (o->rollout)
+			fprintf(stderr, "fleetdeck history: no audited actions on rollout %" PRId64 "\n", o->rollout);
+		else
+			fprintf(stderr, "fleetdeck history: no audited actions\n");
+	} else {
+		struct table t = { .ncols = 7 };
+		char *row[7] = { xstrdup("TIME"), xstrdup("WHO"), xstrdup("FROM"), xstrdup("ACTION"),
+				 xstrdup("TARGET"), xstrdup("OUTCOME"), xstrdup("REASON") };
+		table_add(&t, row);
+		for (size_t i = 0; i < n; i++) {
+			/* the SSH client, else the machine the command ran on */
+			char *where;
+			if (a[i].ssh_connection) {
+				size_t k = strcspn(a[i].ssh_connection, " ");
+				where = xasprintf("%.*s via %s", (int)k, a[i].ssh_connection,
+						 a[i].origin_host ? a[i].origin_host : "?");
+			} else {
+				where = xstrdup(a[i].origin_host ? a[i].origin_host : "-");
+			}
+			row[0] = cell_time(a[i].ts_ms);
+			row[1] = xstrdup(a[i].user ? a[i].user : a[i].actor);
+			row[2] = where;
+			row[3] = xstrdup(a[i].action);
+			row[4] = cell_str(a[i].target);
+			row[5] = xstrdup(a[i].outcome ? a[i].outcome : "done");
+			row[6] = cell_str(a[i].detail);
+			/* text typed by people: no control characters on the terminal */
+			for (int c = 0; c < 7; c++)
+				for (char *p = row[c]; *p; p++)
+					if ((unsigned char)*p < 0x20 || *p == 0x7f)
+						*p = '?';
+			table_add(&t, row);
+		}
+		table_print(&t);
+	}
+	store_audit_free(a, n);
+	return EXIT_OK;
+}
+
 static char *human_bytes(int64_t b)
 {
 	if (b < 0)
@@ -631,7 +709,7 @@ static char *db_path(struct app *app, const struct opts *o)
 
 static int run(struct app *app, int argc, char **argv)
 {
-	enum { DB = 1, SINCE, UNTIL, RESOLUTION, JSON, ACTIVE };
+	enum { DB = 1, SINCE, UNTIL, RESOLUTION, JSON, ACTIVE, AUDIT, ROLLOUT };
 	static const struct option lopts[] = {
 		{ "db", required_argument, NULL, DB },
 		{ "since", required_argument, NULL, SINCE },
@@ -639,10 +717,14 @@ static int run(struct app *app, int argc, char **argv)
 		{ "resolution", required_argument, NULL, RESOLUTION },
 		{ "json", no_argument, NULL, JSON },
 		{ "active", no_argument, NULL, ACTIVE },
+		{ "audit", no_argument, NULL, AUDIT },
+		{ "rollout", required_argument, NULL, ROLLOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct opts o = { 0 };
+	bool audit_flag = false;
+	const char *rollout_text = NULL;
 	int c;
 	optind = 0; /* a fresh scan, permuting: options may follow the subcommand and HOST */
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
@@ -653,6 +735,8 @@ static int run(struct app *app, int argc, char **argv)
 		case RESOLUTION: o.resolution = optarg; break;
 		case JSON: o.json = true; break;
 		case ACTIVE: o.active = true; break;
+		case AUDIT: audit_flag = true; break;
+		case ROLLOUT: rollout_text = optarg; break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -661,15 +745,29 @@ static int run(struct app *app, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "fleetdeck history: what: samples, events, alerts or stats?\n");
+	if (optind >= argc && !audit_flag) {
+		fprintf(stderr, "fleetdeck history: what: samples, events, alerts, stats or audit?\n");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	const char *sub = argv[optind++];
+	const char *sub = audit_flag ? "audit" : argv[optind++];
+	if (audit_flag && optind < argc && !strcmp(argv[optind], "audit"))
+		optind++;
 	const char *host = optind < argc ? argv[optind++] : NULL;
-	enum { SAMPLES, EVENTS, ALERTS, STATS } what;
-	if (strcmp(sub, "samples") == 0)
+	enum { SAMPLES, EVENTS, ALERTS, STATS, AUDITS } what;
+	if (rollout_text) {
+		char *end;
+		errno = 0;
+		long long v = strtoll(rollout_text, &end, 10);
+		if (*end || end == rollout_text || errno || v <= 0) {
+			fprintf(stderr, "fleetdeck history: --rollout wants a rollout id, not '%s'\n", rollout_text);
+			return EXIT_USAGE;
+		}
+		o.rollout = v;
+	}
+	if (strcmp(sub, "audit") == 0)
+		what = AUDITS;
+	else if (strcmp(sub, "samples") == 0)
 		what = SAMPLES;
 	else if (strcmp(sub, "events") == 0)
 		what = EVENTS;
@@ -678,10 +776,18 @@ static int run(struct app *app, int argc, char **argv)
 	else if (strcmp(sub, "stats") == 0)
 		what = STATS;
 	else {
-		fprintf(stderr, "fleetdeck history: no such query: %s (samples, events, alerts or stats)\n", sub);
+		fprintf(stderr, "fleetdeck history: no such query: %s (samples, events, alerts, stats or audit)\n", sub);
 		return EXIT_USAGE;
 	}
-	if (optind < argc || (what == STATS && host)) {
+	if (audit_flag && what != AUDITS) {
+		fprintf(stderr, "fleetdeck history: --audit and %s exclude each other\n", sub);
+		return EXIT_USAGE;
+	}
+	if (rollout_text && what != AUDITS) {
+		fprintf(stderr, "fleetdeck history %s: --rollout does not apply here\n", sub);
+		return EXIT_USAGE;
+	}
+	if (optind < argc || ((what == STATS || what == AUDITS) && host)) {
 		fprintf(stderr, "fleetdeck history %s: unexpected argument: %s\n", sub, optind < argc ? argv[optind] : host);
 		return EXIT_USAGE;
 	}
@@ -690,7 +796,7 @@ static int run(struct app *app, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if ((o.active && what != ALERTS) || (o.resolution && what != SAMPLES) ||
-	    ((o.since || o.until) && what == STATS) || (o.until && what == ALERTS)) {
+	    ((o.since || o.until) && what == STATS) || (o.until && (what == ALERTS || what == AUDITS))) {
 		fprintf(stderr, "fleetdeck history %s: %s does not apply here\n", sub,
 			o.active && what != ALERTS ? "--active"
 			: o.resolution && what != SAMPLES ? "--resolution"
@@ -741,6 +847,7 @@ static int run(struct app *app, int argc, char **argv)
 	case SAMPLES: rc = show_samples(s, host, &o, from, to); break;
 	case EVENTS: rc = show_events(s, host, &o, from, to); break;
 	case ALERTS: rc = show_alerts(s, host, &o, o.since ? from : 0); break;
+	case AUDITS: rc = show_audit(s, &o, o.since ? from : 0); break;
 	default: rc = show_stats(s, &o); break;
 	}
 	store_close(s);

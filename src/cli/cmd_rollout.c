@@ -4,6 +4,7 @@
 #include "inventory/pattern.h"
 #include "poll/poller.h"
 #include "registry/registry.h"
+#include "rollout/canary.h"
 #include "rollout/plan.h"
 #include "rollout/rolldb.h"
 #include "rollout/rollhttp.h"
@@ -49,7 +50,8 @@ static void usage(FILE *f)
 		"                               [--serial SPEC | --strategy S] [--max-fail PCT] [--forks N]\n"
 		"                               [--registry URL] [--wait-tries N] [--wait-delay-ms MS]\n"
 		"                               [--connect-timeout-ms MS] [--timeout-ms MS] [--lease-ms MS]\n"
-		"                               [--reason TEXT] [--foreground]\n"
+		"                               [--soak SECONDS [--max-error-rate PCT] [--max-p95-increase PCT]\n"
+		"                                [--min-samples N]] [--reason TEXT] [--foreground]\n"
 		"       fleetdeck rollout list [--json]\n"
 		"       fleetdeck rollout status ID [--json] [--watch]\n"
 		"       fleetdeck rollout pause|resume|approve|abort|rollback|retry ID [--reason TEXT] [--foreground]\n"
@@ -62,6 +64,14 @@ static void usage(FILE *f)
 		"no_defect, confidence >= 0.85); a failure rolls the device back. After each batch the\n"
 		"gate: too many failures roll the batch back and stop the rollout (failed); a batch that\n"
 		"proves nothing (all unreachable) waits for approve.\n"
+		"  --soak SECONDS    after a batch passes, wait SECONDS and compare its devices with the\n"
+		"                    rollout's not-updated ones over that window (their /metrics, scraped\n"
+		"                    at its start and end): an error rate above --max-error-rate PCT\n"
+		"                    (default 2) or a p95 latency more than --max-p95-increase PCT (default\n"
+		"                    15) above the not-updated devices' of the same platform fails the\n"
+		"                    batch (rolled back, rollout failed); fewer than --min-samples N\n"
+		"                    requests (default 100) on either side, or no not-updated devices left\n"
+		"                    (the last batch), is inconclusive: the rollout waits for approve\n"
 		"  pause     no new device starts; devices in flight finish\n"
 		"  resume    a paused rollout goes on; also restarts a rollout whose runner died\n"
 		"  approve   a rollout waiting after an inconclusive gate goes on\n"
@@ -295,17 +305,43 @@ static void dbs_close(struct dbs *d)
 	free(d->path);
 }
 
-static void audit(struct dbs *d, const char *verb, int64_t id, const char *reason)
+/* The audit trail: who ($USER, and $SSH_CONNECTION whole when there is one),
+ * from which machine and process, what, on which rollout, why (--reason), and
+ * whether it was done or refused (outcome NULL: done). */
+static void audit_target(struct dbs *d, const char *verb, int64_t id, const char *what, const char *reason,
+			 const char *outcome)
 {
 	char *who = actor(), *err = NULL;
-	char *action = xasprintf("rollout.%s", verb), *target = xasprintf("rollout %lld", (long long)id);
-	if (store_audit_add(d->st, now_ms(), who, action, target, reason, &err)) {
+	char *action = xasprintf("rollout.%s", verb);
+	char *target = id > 0 ? xasprintf("rollout %lld", (long long)id) : xstrdup(what);
+	char host[256] = "";
+	if (gethostname(host, sizeof host - 1))
+		host[0] = '\0';
+	const char *user = getenv("USER"), *ssh = getenv("SSH_CONNECTION");
+	char *ssh_c = ssh && *ssh ? xstrndup(ssh, 128) : NULL, *user_c = user && *user ? xstrndup(user, 64) : NULL;
+	store_audit e = { .ts_ms = now_ms(), .actor = who, .action = action, .target = target,
+			  .detail = (char *)reason, .user = user_c, .ssh_connection = ssh_c,
+			  .origin_host = host[0] ? host : NULL, .pid = getpid(), .rollout_id = id,
+			  .outcome = (char *)outcome };
+	if (store_audit_record(d->st, &e, &err)) {
 		fprintf(stderr, "fleetdeck rollout %s: audit: %s\n", verb, err);
 		free(err);
 	}
+	free(ssh_c);
+	free(user_c);
 	free(who);
 	free(action);
 	free(target);
+}
+
+static void audit_outcome(struct dbs *d, const char *verb, int64_t id, const char *reason, const char *outcome)
+{
+	audit_target(d, verb, id, NULL, reason, outcome);
+}
+
+static void audit(struct dbs *d, const char *verb, int64_t id, const char *reason)
+{
+	audit_outcome(d, verb, id, reason, "done");
 }
 
 static int parse_id(const char *s, int64_t *id)
@@ -354,12 +390,11 @@ static void note_stdout(void *ctx, const char *line)
 /* Runs the rollout's runner here. */
 static int run_here(const char *path, int64_t id)
 {
-	char host[128] = "?";
-	gethostname(host, sizeof host - 1);
-	char *owner = xasprintf("%s:%ld:%lld", host, (long)getpid(), (long long)now_ms());
+	char *owner = runner_owner_name();
 	char *err = NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = runner_run(path, id, owner, note_stdout, NULL, &err);
+	rollhttp_thread_end(); /* a runner without worker threads worked here */
 	free(owner);
 	if (rc < 0) {
 		fprintf(stderr, "fleetdeck rollout run: %s\n", err);
@@ -466,7 +501,7 @@ static int registry_lookup(const char *location, const char *model, const char *
 static int cmd_start(struct app *app, int argc, char **argv)
 {
 	enum { MODEL = 1, VERSION, HOSTS, LIMIT, SERIAL, STRATEGY, BATCH, MAXFAIL, REASON, FG, FORKS, REGISTRY,
-	       TRIES, DELAY, CTO, TO, LEASE };
+	       TRIES, DELAY, CTO, TO, LEASE, SOAK, MAXERR, MAXP95, MINSAMP };
 	static const struct option opts[] = {
 		CLI_OPT_INVENTORY,
 		{ "model", required_argument, NULL, MODEL },
@@ -486,6 +521,10 @@ static int cmd_start(struct app *app, int argc, char **argv)
 		{ "connect-timeout-ms", required_argument, NULL, CTO },
 		{ "timeout-ms", required_argument, NULL, TO },
 		{ "lease-ms", required_argument, NULL, LEASE },
+		{ "soak", required_argument, NULL, SOAK },
+		{ "max-error-rate", required_argument, NULL, MAXERR },
+		{ "max-p95-increase", required_argument, NULL, MAXP95 },
+		{ "min-samples", required_argument, NULL, MINSAMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -495,6 +534,9 @@ static int cmd_start(struct app *app, int argc, char **argv)
 	bool fg = false;
 	runner_params p;
 	runner_params_default(&p);
+	canary_params cp;
+	canary_params_default(&cp);
+	bool canary = false;
 	char *err = NULL;
 	int c;
 	optind = 1;
@@ -547,9 +589,41 @@ static int cmd_start(struct app *app, int argc, char **argv)
 				p.lease_ms = v;
 			break;
 		}
+		case SOAK:
+		case MAXERR:
+		case MAXP95:
+		case MINSAMP: {
+			char *end;
+			errno = 0;
+			double x = strtod(optarg, &end);
+			double hi = c == SOAK ? 86400 : c == MAXERR ? 100 : c == MAXP95 ? 100000 : 1e12;
+			if (*end == '%' && (c == MAXERR || c == MAXP95))
+				end++;
+			if (*end || end == optarg || errno || !(x >= 0 && x <= hi) ||
+			    (c == MINSAMP && x != (double)(long)x)) {
+				fprintf(stderr, "fleetdeck rollout start: %s wants a%s number from 0 to %g, not '%s'\n",
+					argv[optind - 1], c == MINSAMP ? " whole" : "", hi, optarg);
+				return EXIT_USAGE;
+			}
+			canary = true;
+			if (c == SOAK)
+				cp.soak_ms = (long)(x * 1000.0);
+			else if (c == MAXERR)
+				cp.max_error_rate = x;
+			else if (c == MAXP95)
+				cp.max_p95_increase = x;
+			else
+				cp.min_samples = (long)x;
+			break;
+		}
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
+	}
+	if (canary && cp.soak_ms <= 0) {
+		fprintf(stderr, "fleetdeck rollout start: --max-error-rate, --max-p95-increase and --min-samples "
+				"judge a soak: give --soak SECONDS too\n");
+		return EXIT_USAGE;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "fleetdeck rollout start: unexpected argument: %s\n", argv[optind]);
@@ -639,6 +713,7 @@ static int cmd_start(struct app *app, int argc, char **argv)
 			devs[k].host = hosts[k]->name;
 			devs[k].address = xstrdup(t.address);
 			devs[k].port = t.agent_port;
+			devs[k].metrics_port = t.metrics_port;
 			devs[k].batch = (int)b;
 			devs[k].ord = (int)k;
 			poll_target_clear(&t);
@@ -663,6 +738,8 @@ static int cmd_start(struct app *app, int argc, char **argv)
 		goto out;
 	char *who = actor(), *bj = json_dumps(batches, JSON_COMPACT);
 	json_t *pj = runner_params_to_json(&p);
+	if (canary)
+		canary_params_to_json(&cp, pj);
 	char *ps = json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(pj);
 	roll_row row = { .model = (char *)model, .version = (char *)version, .model_url = url, .checksum = sum,
@@ -674,6 +751,11 @@ static int cmd_start(struct app *app, int argc, char **argv)
 	free(ps);
 	if (id < 0) {
 		fprintf(stderr, "fleetdeck rollout start: %s\n", err);
+		/* a start refused by the database (a device held by another rollout) is an action too */
+		char *what = xasprintf("%s %s", model, version), *why = xasprintf("refused: %s", err);
+		audit_target(&d, "start", 0, what, reason, why);
+		free(what);
+		free(why);
 		free(err);
 		goto out;
 	}
@@ -805,6 +887,46 @@ static int cmd_list(struct app *app, int argc, char **argv)
 	return rc;
 }
 
+/* The soak gates' figures, one line each: batch, outcome, both sides. */
+static void print_gates(const roll_gate *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *f = json_loads(g[i].figures, 0, NULL);
+		json_t *c = json_object_get(f, "canary"), *b = json_object_get(f, "baseline");
+		char cp[32] = "-", bp[32] = "-", ce[32] = "-", be[32] = "-", inc[32] = "-";
+		json_t *v;
+		if (json_is_number(v = json_object_get(c, "p95_ms")))
+			snprintf(cp, sizeof cp, "%.1f ms", json_number_value(v));
+		if (json_is_number(v = json_object_get(b, "p95_ms")))
+			snprintf(bp, sizeof bp, "%.1f ms", json_number_value(v));
+		if (json_is_number(v = json_object_get(c, "error_rate_pct")))
+			snprintf(ce, sizeof ce, "%.2f%%", json_number_value(v));
+		if (json_is_number(v = json_object_get(b, "error_rate_pct")))
+			snprintf(be, sizeof be, "%.2f%%", json_number_value(v));
+		if (json_is_number(v = json_object_get(f, "p95_increase_pct")))
+			snprintf(inc, sizeof inc, "%+.1f%%", json_number_value(v));
+		printf("gate: batch %d soak %.1f s: %s; batch %.0f req, errors %s, p95 %s; not-updated %.0f req, "
+		       "errors %s, p95 %s; p95 change %s\n",
+		       g[i].batch + 1, (double)g[i].soak_ms / 1000.0, g[i].outcome,
+		       json_number_value(json_object_get(c, "requests")), ce, cp,
+		       json_number_value(json_object_get(b, "requests")), be, bp, inc);
+		json_decref(f);
+	}
+}
+
+static json_t *gates_json(const roll_gate *g, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *f = json_loads(g[i].figures, 0, NULL);
+		json_array_append_new(a, json_pack("{s:i, s:I, s:s, s:I, s:s, s:o}", "batch", g[i].batch, "ts",
+						   (json_int_t)g[i].ts, "outcome", g[i].outcome, "soak_ms",
+						   (json_int_t)g[i].soak_ms, "reason", g[i].reason, "figures",
+						   f ? f : json_null()));
+	}
+	return a;
+}
+
 static int print_status(rolldb *db, int64_t id, bool json)
 {
 	roll_row r;
@@ -817,8 +939,29 @@ static int print_status(rolldb *db, int64_t id, bool json)
 		roll_row_clear(&r);
 		return -1;
 	}
+	roll_gate *gates = NULL;
+	size_t ng = 0;
+	if (rolldb_gates(db, id, &gates, &ng, &err)) {
+		fprintf(stderr, "fleetdeck rollout status: %s\n", err);
+		free(err);
+		err = NULL;
+	}
+	/* a soak under way: begun (logged) after the last gate was judged, the rollout running */
+	int64_t soak_ts = 0;
+	char *soak = NULL;
+	if (!strcmp(r.state, RS_RUNNING) && rolldb_log_last(db, id, "soak", &soak_ts, &soak, &err) < 0) {
+		free(err);
+		err = NULL;
+	}
+	if (soak && ng && gates[ng - 1].ts >= soak_ts) {
+		free(soak);
+		soak = NULL;
+	}
 	if (json) {
 		json_t *o = row_json(&r, devs, nd);
+		json_object_set_new(o, "gates", gates_json(gates, ng));
+		json_object_set_new(o, "soaking", soak ? json_pack("{s:I, s:s}", "since", (json_int_t)soak_ts, "detail", soak)
+						       : json_null());
 		cli_print_json(o);
 		json_decref(o);
 	} else {
@@ -829,9 +972,15 @@ static int print_status(rolldb *db, int64_t id, bool json)
 		putchar('\n');
 		if (r.lease_owner) {
 			long long left = (long long)(r.lease_expiry - now_ms());
+			bool dead = runner_owner_dead(r.lease_owner);
 			printf("runner: %s (lease %s %lld.%llds%s)\n", r.lease_owner, left >= 0 ? "for" : "expired",
 			       (left < 0 ? -left : left) / 1000, (left < 0 ? -left : left) % 1000 / 100,
-			       left >= 0 ? "" : " ago: `resume` starts a new runner");
+			       dead ? "; its process is gone: `resume` starts a new runner"
+			       : left >= 0 ? "" : " ago: `resume` starts a new runner");
+		}
+		print_gates(gates, ng);
+		if (soak) {
+			printf("soaking: %s, %.0f s ago\n", soak, (double)(now_ms() - soak_ts) / 1000.0);
 		}
 		printf("%-24s %-5s %-12s %-10s %-3s %s\n", "HOST", "BATCH", "STEP", "WAS", "UPD", "ERROR");
 		for (size_t i = 0; i < nd; i++) {
@@ -842,6 +991,8 @@ static int print_status(rolldb *db, int64_t id, bool json)
 		}
 	}
 	bool active = roll_state_in(r.state, roll_states_active);
+	free(soak);
+	roll_gates_free(gates, ng);
 	roll_devs_free(devs, nd);
 	roll_row_clear(&r);
 	return active ? 1 : 0;
@@ -918,7 +1069,9 @@ static int cmd_verb(struct app *app, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	int rc = EXIT_OK, changed = 0;
-	bool dead_runner = roll_state_in(r.state, roll_states_active) && (!r.lease_owner || r.lease_expiry < now_ms());
+	/* a lease whose holder ran here and is gone needs no waiting for its expiry */
+	bool dead_runner = roll_state_in(r.state, roll_states_active) &&
+			   (!r.lease_owner || r.lease_expiry < now_ms() || runner_owner_dead(r.lease_owner));
 	if (!strcmp(rule->verb, "resume") && dead_runner) {
 		/* the runner died (killed, machine restarted): a new one takes over */
 		changed = 1;
@@ -926,6 +1079,9 @@ static int cmd_verb(struct app *app, int argc, char **argv)
 	} else if (!roll_state_in(r.state, rule->from)) {
 		fprintf(stderr, "fleetdeck rollout %s: rollout %lld is %s: %s does not apply (nothing changed)\n",
 			argv[0], (long long)id, r.state, argv[0]);
+		char *why = xasprintf("refused: the rollout is %s", r.state);
+		audit_outcome(&d, argv[0], id, reason, why);
+		free(why);
 		rc = EXIT_USAGE;
 	} else {
 		if (!strcmp(rule->verb, "retry")) {

@@ -122,18 +122,35 @@ static const struct req *find_req(const devmetrics_scrape *s, const char *key)
 	return NULL;
 }
 
+static bool latency_reset(const devmetrics_scrape *prev, const devmetrics_scrape *cur)
+{
+	bool reset = !prev || prev->nb != cur->nb || (prev->have_created && cur->have_created && prev->created != cur->created);
+	for (size_t i = 0; !reset && i < cur->nb; i++)
+		reset = prev->b[i].le != cur->b[i].le || cur->b[i].count < prev->b[i].count;
+	return reset;
+}
+
+prom_bucket *devmetrics_latency_delta(const devmetrics_scrape *prev, const devmetrics_scrape *cur, size_t *n)
+{
+	*n = 0;
+	if (!cur || !cur->nb)
+		return NULL;
+	bool reset = latency_reset(prev, cur);
+	prom_bucket *d = xcalloc(cur->nb, sizeof *d);
+	for (size_t i = 0; i < cur->nb; i++)
+		d[i] = (prom_bucket){ cur->b[i].le, cur->b[i].count - (reset ? 0 : prev->b[i].count) };
+	*n = cur->nb;
+	return d;
+}
+
 /* The histogram between prev and cur, or all of cur after a reset. */
 static void latency(const devmetrics_scrape *prev, const devmetrics_scrape *cur, devmetrics_values *out)
 {
 	if (!cur->nb)
 		return;
-	bool reset = !prev || prev->nb != cur->nb || (prev->have_created && cur->have_created && prev->created != cur->created);
-	for (size_t i = 0; !reset && i < cur->nb; i++)
-		reset = prev->b[i].le != cur->b[i].le || cur->b[i].count < prev->b[i].count;
-	prom_bucket *d = xcalloc(cur->nb, sizeof *d);
-	for (size_t i = 0; i < cur->nb; i++)
-		d[i] = (prom_bucket){ cur->b[i].le, cur->b[i].count - (reset ? 0 : prev->b[i].count) };
-	out->since_start = reset;
+	size_t nd;
+	prom_bucket *d = devmetrics_latency_delta(prev, cur, &nd);
+	out->since_start = latency_reset(prev, cur);
 	out->latency_obs = d[cur->nb - 1].count; /* sorted: +Inf last, if there */
 	double q = prom_histogram_quantile(0.95, d, cur->nb);
 	if (isfinite(q) && q >= 0) {

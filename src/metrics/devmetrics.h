@@ -56,6 +56,12 @@ typedef struct devmetrics_scrape devmetrics_scrape;
 void devmetrics_read(const prom_doc *doc, const devmetrics_scrape *prev, devmetrics_scrape **cur,
 		    devmetrics_values *out);
 void devmetrics_scrape_free(devmetrics_scrape *s);
+/* The latency histogram (inference_latency_seconds, summed over its series)
+ * between prev and cur as cumulative buckets sorted by le: all of cur after a
+ * reset, as devmetrics_read judges one. A new array of *n buckets (caller
+ * frees), or NULL and 0 when cur has no such histogram. Summing these over
+ * devices gives a group's histogram (prom_histogram_quantile). */
+prom_bucket *devmetrics_latency_delta(const devmetrics_scrape *prev, const devmetrics_scrape *cur, size_t *n);
 
 typedef struct devmetrics devmetrics;
 

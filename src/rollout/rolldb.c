@@ -10,10 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define STMT_CACHE 48
+
 struct rolldb {
 	sqlite3 *db;
 	char *path;
 	pthread_mutex_t *write_lock; /* shared by the handles of one process, or NULL */
+	/* prepared statements by their text: a runner runs the same few per device
+	 * step, and parsing them each time was a good part of its CPU */
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
+	size_t ncache;
 };
 
 static void db_err(rolldb *db, char **err, const char *what)
@@ -47,6 +56,10 @@ void rolldb_close(rolldb *db)
 {
 	if (!db)
 		return;
+	for (size_t i = 0; i < db->ncache; i++) {
+		sqlite3_finalize(db->cache[i].st);
+		free(db->cache[i].sql);
+	}
 	sqlite3_close(db->db);
 	free(db->path);
 	free(db);
@@ -90,14 +103,37 @@ void roll_devs_free(roll_dev *d, size_t n)
 
 /* ---- small helpers ---- */
 
+/* A statement ready to bind, from the cache when it was prepared before; give
+ * it back with release(). */
 static sqlite3_stmt *prep(rolldb *db, const char *sql, char **err)
 {
+	for (size_t i = 0; i < db->ncache; i++)
+		if (!strcmp(db->cache[i].sql, sql))
+			return db->cache[i].st;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(db->db, sql, -1, db->ncache < STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) !=
+	    SQLITE_OK) {
 		db_err(db, err, "preparing a query");
 		return NULL;
 	}
+	if (db->ncache < STMT_CACHE) {
+		db->cache[db->ncache].sql = xstrdup(sql);
+		db->cache[db->ncache++].st = st;
+	}
 	return st;
+}
+
+/* Done with a statement of prep(): reset for its next use (or finalized when
+ * the cache was full). */
+static void release(rolldb *db, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < db->ncache; i++)
+		if (db->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -118,12 +154,10 @@ static char *col_text(sqlite3_stmt *st, int i)
 static int step_done(rolldb *db, sqlite3_stmt *st, char **err, const char *what)
 {
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE)
 		db_err(db, err, what);
-		return -1;
-	}
-	return 0;
+	release(db, st);
+	return rc != SQLITE_DONE ? -1 : 0;
 }
 
 void rolldb_share_lock(rolldb *db, pthread_mutex_t *mu)
@@ -171,7 +205,7 @@ static void rollback(rolldb *db)
 static int write_one(rolldb *db, sqlite3_stmt *st, char **err, const char *what)
 {
 	if (begin(db, err)) {
-		sqlite3_finalize(st);
+		release(db, st);
 		return -1;
 	}
 	if (step_done(db, st, err, what)) {
@@ -216,10 +250,10 @@ static int take_holds(rolldb *db, int64_t id, char **err)
 		if (err && !*err)
 			*err = xasprintf("device %s is held by rollout %lld (one rollout at a time per device)",
 					 (const char *)sqlite3_column_text(st, 0), (long long)sqlite3_column_int64(st, 1));
-		sqlite3_finalize(st);
+		release(db, st);
 		return -1;
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (rc != SQLITE_DONE) {
 		db_err(db, err, "reading the device holds");
 		return -1;
@@ -266,8 +300,8 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 	if (step_done(db, st, err, "recording the rollout"))
 		goto fail;
 	int64_t id = sqlite3_last_insert_rowid(db->db);
-	st = prep(db, "INSERT INTO rollout_devices(rollout_id, host, ord, batch, address, port, step) "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')", err);
+	st = prep(db, "INSERT INTO rollout_devices(rollout_id, host, ord, batch, address, port, step, metrics_port) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)", err);
 	if (!st)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -278,13 +312,17 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 		sqlite3_bind_int(st, 4, devs[i].batch);
 		bind_text(st, 5, devs[i].address);
 		sqlite3_bind_int(st, 6, devs[i].port);
+		if (devs[i].metrics_port > 0)
+			sqlite3_bind_int(st, 7, devs[i].metrics_port);
+		else
+			sqlite3_bind_null(st, 7);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_err(db, err, "recording the rollout's devices");
-			sqlite3_finalize(st);
+			release(db, st);
 			goto fail;
 		}
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (take_holds(db, id, err) || log_line(db, id, NULL, r->state, "start", -1, NULL, r->created_at, err) ||
 	    commit(db, err))
 		goto fail;
@@ -331,7 +369,7 @@ int rolldb_get(rolldb *db, int64_t id, roll_row *out, char **err)
 		*err = xasprintf("no rollout %lld", (long long)id);
 	else
 		db_err(db, err, "reading a rollout");
-	sqlite3_finalize(st);
+	release(db, st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -354,7 +392,7 @@ int rolldb_list_newest(rolldb *db, size_t max, roll_row **out, size_t *n, char *
 		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
 		read_row(st, &(*out)[(*n)++]);
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (rc != SQLITE_DONE) {
 		db_err(db, err, "listing rollouts");
 		roll_rows_free(*out, *n);
@@ -366,7 +404,8 @@ int rolldb_list_newest(rolldb *db, size_t max, roll_row **out, size_t *n, char *
 }
 
 #define DEV_COLS \
-	"host, address, port, batch, ord, step, step_started, step_ended, prev_version, error, attempts"
+	"host, address, port, batch, ord, step, step_started, step_ended, prev_version, error, attempts, " \
+	"coalesce(metrics_port, 0)"
 
 static void read_dev(sqlite3_stmt *st, roll_dev *d)
 {
@@ -381,6 +420,7 @@ static void read_dev(sqlite3_stmt *st, roll_dev *d)
 	d->prev_version = col_text(st, 8);
 	d->error = col_text(st, 9);
 	d->attempts = sqlite3_column_int(st, 10);
+	d->metrics_port = sqlite3_column_int(st, 11);
 }
 
 int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err)
@@ -398,7 +438,7 @@ int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err
 		memset(&(*out)[*n], 0, sizeof **out);
 		read_dev(st, &(*out)[(*n)++]);
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (rc != SQLITE_DONE) {
 		db_err(db, err, "reading the rollout's devices");
 		roll_devs_free(*out, *n);
@@ -423,7 +463,7 @@ int rolldb_device(rolldb *db, int64_t id, const char *host, roll_dev *out, char 
 		read_dev(st, out);
 	else
 		db_err(db, err, "reading a rollout device");
-	sqlite3_finalize(st);
+	release(db, st);
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
@@ -705,7 +745,7 @@ int rolldb_log_recent(rolldb *db, int64_t id, bool rollout_only, size_t max, rol
 		l->ok = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 4);
 		l->detail = col_text(st, 5);
 	}
-	sqlite3_finalize(st);
+	release(db, st);
 	if (rc != SQLITE_DONE) {
 		db_err(db, err, "reading the rollout log");
 		roll_logs_free(*out, *n);
@@ -714,4 +754,122 @@ int rolldb_log_recent(rolldb *db, int64_t id, bool rollout_only, size_t max, rol
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- the lease of a dead runner, and the canary gate's records ---- */
+
+int rolldb_lease_take_from(rolldb *db, int64_t id, const char *dead, const char *owner, int64_t now, int64_t ttl_ms,
+			   char **err)
+{
+	sqlite3_stmt *st = prep(db, "UPDATE rollouts SET lease_owner = ?2, lease_expiry = ?4 WHERE id = ?1 AND "
+				    "lease_owner = ?3", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, owner);
+	bind_text(st, 3, dead);
+	sqlite3_bind_int64(st, 4, now + ttl_ms);
+	int n = write_one(db, st, err, "taking over the runner's lease");
+	if (n == 1) {
+		char *d = xasprintf("lease taken over from %s (its process is gone)", dead);
+		rolldb_log(db, id, NULL, "lease", d, now, NULL);
+		free(d);
+	}
+	return n < 0 ? -1 : n ? 1 : 0;
+}
+
+int rolldb_gate_add(rolldb *db, int64_t id, const roll_gate *g, char **err)
+{
+	sqlite3_stmt *st = prep(db, "INSERT OR REPLACE INTO rollout_gates(rollout_id, batch, ts, outcome, soak_ms, "
+				    "figures, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, g->batch);
+	sqlite3_bind_int64(st, 3, g->ts);
+	bind_text(st, 4, g->outcome);
+	sqlite3_bind_int64(st, 5, g->soak_ms);
+	bind_text(st, 6, g->figures);
+	bind_text(st, 7, g->reason);
+	return write_one(db, st, err, "recording a batch gate") < 0 ? -1 : 0;
+}
+
+void roll_gates_free(roll_gate *g, size_t n)
+{
+	for (size_t i = 0; g && i < n; i++) {
+		free(g[i].outcome);
+		free(g[i].figures);
+		free(g[i].reason);
+	}
+	free(g);
+}
+
+int rolldb_gates(rolldb *db, int64_t id, roll_gate **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(db, "SELECT batch, ts, outcome, soak_ms, figures, reason FROM rollout_gates "
+				    "WHERE rollout_id = ?1 ORDER BY ts, batch", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
+		roll_gate *g = &(*out)[(*n)++];
+		g->batch = sqlite3_column_int(st, 0);
+		g->ts = sqlite3_column_int64(st, 1);
+		g->outcome = col_text(st, 2);
+		g->soak_ms = sqlite3_column_int64(st, 3);
+		g->figures = col_text(st, 4);
+		g->reason = col_text(st, 5);
+	}
+	release(db, st);
+	if (rc != SQLITE_DONE) {
+		db_err(db, err, "reading the batch gates");
+		roll_gates_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+int rolldb_state(rolldb *db, int64_t id, char *buf, size_t size, char **err)
+{
+	sqlite3_stmt *st = prep(db, "SELECT state FROM rollouts WHERE id = ?1", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(buf, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	else if (rc == SQLITE_DONE && err && !*err)
+		*err = xasprintf("no rollout %lld", (long long)id);
+	else
+		db_err(db, err, "reading a rollout's state");
+	release(db, st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int rolldb_log_last(rolldb *db, int64_t id, const char *step, int64_t *ts, char **detail, char **err)
+{
+	*ts = 0;
+	*detail = NULL;
+	sqlite3_stmt *st = prep(db, "SELECT ts, detail FROM rollout_log WHERE rollout_id = ?1 AND host IS NULL AND "
+				    "step = ?2 ORDER BY id DESC LIMIT 1", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, step);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ts = sqlite3_column_int64(st, 0);
+		*detail = col_text(st, 1);
+	} else if (rc != SQLITE_DONE) {
+		db_err(db, err, "reading the rollout log");
+	}
+	release(db, st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }

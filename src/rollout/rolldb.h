@@ -1,4 +1,4 @@
-/* rolldb: the rollout tables of the history database (schema version 3, made by
+/* rolldb: the rollout tables of the history database (schema version 4, made by
  * store.c's migrations): one short transaction per change, conditional state
  * transitions, the runner's lease and the devices' holds. Its own sqlite3
  * handle on the file; open it after store_open has migrated the file. A handle
@@ -45,6 +45,7 @@ typedef struct roll_dev {
 	int64_t step_started, step_ended; /* 0: not yet */
 	char *prev_version, *error; /* NULL: none */
 	int attempts;         /* POST /update sent */
+	int metrics_port;     /* the exporter's port; 0: 8000 (schema 4) */
 } roll_dev;
 void roll_devs_free(roll_dev *d, size_t n);
 
@@ -60,6 +61,8 @@ int rolldb_list(rolldb *db, roll_row **out, size_t *n, char **err);
 /* The newest max rollouts (0: all), newest first. */
 int rolldb_list_newest(rolldb *db, size_t max, roll_row **out, size_t *n, char **err);
 void roll_rows_free(roll_row *r, size_t n);
+/* Only the rollout's state, into buf (a few dozen bytes suffice): 0, or -1. */
+int rolldb_state(rolldb *db, int64_t id, char *buf, size_t size, char **err);
 /* The rollout's devices in plan order. */
 int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err);
 int rolldb_device(rolldb *db, int64_t id, const char *host, roll_dev *out, char **err);
@@ -114,5 +117,26 @@ void roll_logs_free(roll_log *l, size_t n);
 /* The newest max lines (0: all) of rollout id, newest first; rollout_only: only
  * the lines about the rollout itself (states, gates, notes). */
 int rolldb_log_recent(rolldb *db, int64_t id, bool rollout_only, size_t max, roll_log **out, size_t *n, char **err);
+
+/* The latest line about the rollout itself (host NULL) logged under step:
+ * 1 with *ts and *detail (caller frees; may be NULL), 0 none, -1 error. */
+int rolldb_log_last(rolldb *db, int64_t id, const char *step, int64_t *ts, char **detail, char **err);
+
+/* The lease of a runner known to be dead (its process is gone): taken when it
+ * is still held by `dead`: 1, else 0 (someone else moved it meanwhile). */
+int rolldb_lease_take_from(rolldb *db, int64_t id, const char *dead, const char *owner, int64_t now, int64_t ttl_ms,
+			   char **err);
+
+/* A batch gate's judgement (schema 5): outcome pass, fail or inconclusive; the
+ * figures as JSON (canary.h). Strings owned: roll_gates_free. */
+typedef struct roll_gate {
+	int batch;            /* 0-based */
+	int64_t ts, soak_ms;
+	char *outcome, *figures, *reason;
+} roll_gate;
+int rolldb_gate_add(rolldb *db, int64_t id, const roll_gate *g, char **err);
+/* The rollout's gates in the order they were judged. */
+int rolldb_gates(rolldb *db, int64_t id, roll_gate **out, size_t *n, char **err);
+void roll_gates_free(roll_gate *g, size_t n);
 
 #endif

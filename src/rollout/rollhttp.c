@@ -3,6 +3,7 @@
 #include "util/xalloc.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,50 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
 	return len;
 }
 
+/* Each thread keeps one easy handle, and with it its kept-alive connections:
+ * a runner's worker takes a device through its steps request after request
+ * over one TCP connection instead of a connect and close per request. The
+ * handle goes with the thread (the key's destructor) or rollhttp_thread_end. */
+static pthread_key_t handle_key;
+static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
+static int handle_key_ok;
+
+static void handle_free(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+static void handle_key_make(void)
+{
+	handle_key_ok = pthread_key_create(&handle_key, handle_free) == 0;
+}
+
+static CURL *thread_handle(void)
+{
+	pthread_once(&handle_once, handle_key_make);
+	CURL *c = handle_key_ok ? pthread_getspecific(handle_key) : NULL;
+	if (c) {
+		curl_easy_reset(c); /* options back to the defaults; connections stay */
+		return c;
+	}
+	c = curl_easy_init();
+	if (c && handle_key_ok && pthread_setspecific(handle_key, c)) {
+		curl_easy_cleanup(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void rollhttp_thread_end(void)
+{
+	pthread_once(&handle_once, handle_key_make);
+	CURL *c = handle_key_ok ? pthread_getspecific(handle_key) : NULL;
+	if (c) {
+		pthread_setspecific(handle_key, NULL);
+		curl_easy_cleanup(c);
+	}
+}
+
 char *rollhttp_url(const char *address, int port, const char *path)
 {
 	int v6 = strchr(address, ':') != NULL;
@@ -38,7 +83,7 @@ int rollhttp_json(const char *url, const char *method, const json_t *body, const
 {
 	*code = 0;
 	*answer = NULL;
-	CURL *c = curl_easy_init();
+	CURL *c = thread_handle();
 	if (!c) {
 		*err = xstrdup("libcurl could not be set up");
 		return -1;
@@ -57,6 +102,7 @@ int rollhttp_json(const char *url, const char *method, const json_t *body, const
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 2L);
 	if (!strcmp(method, "POST")) {
 		payload = json_dumps(body, JSON_COMPACT);
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
@@ -79,6 +125,7 @@ int rollhttp_json(const char *url, const char *method, const json_t *body, const
 	curl_slist_free_all(hdr);
 	free(payload);
 	free(b.p);
-	curl_easy_cleanup(c);
+	if (!handle_key_ok)
+		curl_easy_cleanup(c);
 	return ret;
 }

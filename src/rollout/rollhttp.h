@@ -1,7 +1,7 @@
-/* rollhttp: one JSON request over HTTP with libcurl (an easy handle per call):
- * what the rollout runner asks a device agent and the model registry. Answers
- * are capped in size; every call has connect and total timeouts. Thread-safe
- * once curl_global_init has run. */
+/* rollhttp: one JSON request over HTTP with libcurl (an easy handle per
+ * thread, kept with its connections): what the rollout runner asks a device
+ * agent and the model registry. Answers are capped in size; every call has
+ * connect and total timeouts. Thread-safe once curl_global_init has run. */
 #ifndef FLEETDECK_ROLLOUT_ROLLHTTP_H
 #define FLEETDECK_ROLLOUT_ROLLHTTP_H
 
@@ -11,6 +11,10 @@ typedef struct rollhttp_opts {
 	long connect_ms, timeout_ms;
 	size_t max_bytes; /* answer cap; 0: 1 MiB */
 } rollhttp_opts;
+
+/* Each calling thread keeps an easy handle (and its open connections) between
+ * calls; it is freed when the thread ends, or here for the calling thread. */
+void rollhttp_thread_end(void);
 
 /* method "GET" or "POST" (body: a JSON object sent as application/json,
  * borrowed). Returns 0 when an HTTP answer came: *code, and *answer (new

@@ -1,5 +1,6 @@
 /* runner: a rollout's work: lease, worker threads taking devices through their steps, the gate after each batch. */
 #include "rollout/runner.h"
+#include "rollout/canary.h"
 #include "rollout/plan.h"
 #include "rollout/rolldb.h"
 #include "rollout/rollhttp.h"
@@ -8,6 +9,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -135,6 +138,11 @@ static bool lost(runner *r)
 	bool l = r->lost;
 	pthread_mutex_unlock(&r->mu);
 	return l;
+}
+
+static bool live(void *arg)
+{
+	return !lost(arg);
 }
 
 /* ---- the lease ---- */
@@ -473,17 +481,16 @@ static const char *rollout_state(devctx *c)
 {
 	static const char *const known[] = { RS_RUNNING,   RS_PAUSED, RS_AWAITING, RS_ABORTING, RS_ROLLING_BACK,
 					     RS_COMPLETED, RS_FAILED, RS_ABORTED,  RS_ROLLED_BACK, NULL };
-	roll_row row;
+	char state[64];
 	char *err = NULL;
 	const char *out = "";
-	if (rolldb_get(c->db, c->r->id, &row, &err)) {
+	if (rolldb_state(c->db, c->r->id, state, sizeof state, &err)) {
 		free(err);
 		return out;
 	}
 	for (const char *const *k = known; *k; k++)
-		if (!strcmp(*k, row.state))
+		if (!strcmp(*k, state))
 			out = *k;
-	roll_row_clear(&row);
 	return out;
 }
 
@@ -710,6 +717,17 @@ static int round_once(runner *r, rolldb *db, char **err)
 		if (rolldb_log(db, r->id, NULL, "gate", why, now_ms(), &lerr))
 			note(r, "cannot log the gate: %s", lerr);
 		free(lerr);
+		/* a batch that passed soaks, when asked (canary.c): its verdict decides */
+		int soak = g == GATE_PASS ? canary_gate_run(db, r->id, row.params, devs, nd, b, r->p.connect_ms,
+							    r->p.timeout_ms, live, r, &g, &why, err)
+					  : 0;
+		if (soak) {
+			free(why);
+			rc = soak < 0 ? -1 : 1;
+			goto out;
+		}
+		if (strstr(why, " soak "))
+			note(r, "%s", why);
 		if (g == GATE_PASS) {
 			if (rolldb_transition_batch(db, r->id, from, RS_RUNNING, b + 1, NULL, now_ms(), err) < 0)
 				rc = -1;
@@ -784,8 +802,16 @@ int runner_run(const char *db_path, int64_t id, const char *owner, runner_note_f
 		roll_row cur;
 		char *e2 = NULL;
 		bool active = rolldb_get(db, id, &cur, &e2) == 0 && roll_state_in(cur.state, roll_states_active);
+		/* its holder ran here and its process is gone: no need to wait for the expiry */
+		int took = active && cur.lease_owner && runner_owner_dead(cur.lease_owner)
+				   ? rolldb_lease_take_from(db, id, cur.lease_owner, owner, now_ms(), r.p.lease_ms, err)
+				   : 0;
 		roll_row_clear(&cur);
 		free(e2);
+		if (took) {
+			taken = took;
+			break;
+		}
 		if (!active)
 			break;
 		sleep_ms(200);
@@ -843,4 +869,50 @@ int runner_run(const char *db_path, int64_t id, const char *owner, runner_note_f
 	roll_row_clear(&row);
 	rolldb_close(db);
 	return rc;
+}
+
+char *runner_owner_name(void)
+{
+	char host[128] = "?";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	for (char *c = host; *c; c++)
+		if (*c == ':')
+			*c = '_';
+	return xasprintf("%s:%ld:%lld", host, (long)getpid(), (long long)now_ms());
+}
+
+bool runner_owner_dead(const char *owner)
+{
+	const char *c1 = strchr(owner, ':');
+	if (!c1)
+		return false;
+	char host[128] = "";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	for (char *c = host; *c; c++)
+		if (*c == ':')
+			*c = '_';
+	if ((size_t)(c1 - owner) != strlen(host) || strncmp(owner, host, (size_t)(c1 - owner)))
+		return false; /* another machine's: only its lease's expiry tells */
+	char *end;
+	errno = 0;
+	long pid = strtol(c1 + 1, &end, 10);
+	if (errno || end == c1 + 1 || *end != ':' || pid <= 1)
+		return false;
+	if ((pid_t)pid == getpid())
+		return false;
+	if (kill((pid_t)pid, 0) == -1)
+		return errno == ESRCH;
+	/* a killed runner whose parent is gone may linger as a zombie until reaped */
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
 }

@@ -8,6 +8,7 @@
 #define FLEETDECK_ROLLOUT_RUNNER_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* A rollout's parameters (the rollouts.params column). */
@@ -38,5 +39,14 @@ typedef void (*runner_note_fn)(void *ctx, const char *line);
  * process). Returns 0 done, 1 another live runner holds the lease (nothing
  * done), -1 error (*err). curl_global_init must have run. */
 int runner_run(const char *db_path, int64_t id, const char *owner, runner_note_fn note, void *ctx, char **err);
+
+/* A lease owner for this process: "HOST:PID:MS" (':' in the host name as
+ * '_'); caller frees. */
+char *runner_owner_name(void);
+/* Whether owner names a process of this machine (same host name) that no
+ * longer exists: then its lease may be taken at once instead of after its
+ * expiry. False when it cannot tell (another machine, no pid, or the process
+ * exists: a reused pid errs on the side of waiting). */
+bool runner_owner_dead(const char *owner);
 
 #endif

@@ -123,6 +123,9 @@ static bool sha256_spec(const char *c, char hex[65])
 
 static void update(simsrv *s, simdev *d, const simreq *rq, simreply *rp)
 {
+	pthread_mutex_lock(&s->mu);
+	d->update_requests++;
+	pthread_mutex_unlock(&s->mu);
 	json_t *b = body_object(rq, rp);
 	if (!b)
 		return;
@@ -146,6 +149,7 @@ static void update(simsrv *s, simdev *d, const simreq *rq, simreply *rp)
 		simsrv_touch(s, d);
 		bool busy = d->upd != SIMUPD_IDLE;
 		if (!busy) {
+			d->updates_accepted++;
 			/* the service stops for the update: model_loaded is false until the new
 			 * model is in (or the old one is back after a failure) */
 			d->upd = SIMUPD_DOWNLOADING;
@@ -164,6 +168,9 @@ static void update(simsrv *s, simdev *d, const simreq *rq, simreply *rp)
 
 static void rollback(simsrv *s, simdev *d, const simreq *rq, simreply *rp)
 {
+	pthread_mutex_lock(&s->mu);
+	d->rollback_requests++;
+	pthread_mutex_unlock(&s->mu);
 	json_t *b = body_object(rq, rp);
 	if (!b)
 		return;

@@ -146,10 +146,34 @@ static double slowdown(const simdev *d)
 	return s;
 }
 
+/* The running version's profile, or NULL (nominal). */
+static const simvprof *vprof_now(const simdev *d)
+{
+	for (int i = 0; i < d->nvprof; i++)
+		if (!strcmp(d->vprof[i].version, d->version))
+			return &d->vprof[i];
+	return NULL;
+}
+
 static double error_prob(const simdev *d)
 {
 	simdev_health h = simdev_health_now(d);
-	return h == SIMDEV_HEALTHY ? 0.002 : h == SIMDEV_DEGRADED ? 0.04 : 0.15;
+	double p = h == SIMDEV_HEALTHY ? 0.002 : h == SIMDEV_DEGRADED ? 0.04 : 0.15;
+	const simvprof *v = vprof_now(d);
+	return v && v->error_rate > p ? v->error_rate : p;
+}
+
+/* The running version's latency and request-rate factors. */
+static double version_latency(const simdev *d)
+{
+	const simvprof *v = vprof_now(d);
+	return v ? v->latency_factor : 1.0;
+}
+
+static double version_rate(const simdev *d)
+{
+	const simvprof *v = vprof_now(d);
+	return v ? v->rate_factor : 1.0;
 }
 
 static double temp_target(const simdev *d)
@@ -222,12 +246,12 @@ static void step(simdev *d)
 	d->active = (int)(d->util / 25.0 * ua);
 	d->queue = (int)(uq * uq * d->util / 10.0 * sick);
 
-	double rate = simdev_model_loaded(d) ? g->fps * d->util / 100.0 : 0.0;
+	double rate = simdev_model_loaded(d) ? g->fps * d->util / 100.0 * version_rate(d) : 0.0;
 	double n = floor(rate + un);
 	double errs = floor(n * error_prob(d) + ue);
 	if (errs > n)
 		errs = n;
-	observe_many(d, n, d->lat_median_s * slowdown(d), d->lat_sigma, ub);
+	observe_many(d, n, d->lat_median_s * slowdown(d) * version_latency(d), d->lat_sigma, ub);
 	d->req_ok += (uint64_t)(n - errs);
 	d->req_err += (uint64_t)errs;
 	int w = (int)(d->tick % SIMDEV_ERRWIN);
@@ -341,7 +365,8 @@ json_t *simdev_status_json(const simdev *d, double sim_s)
 	json_object_set_new(o, "gpu_mem_total", json_integer((json_int_t)g->ram));
 	json_object_set_new(o, "power_w", json_real(rep_power(d)));
 	json_object_set_new(o, "latency_p95_ms",
-			    json_real(round_to(d->lat_median_s * slowdown(d) * exp(1.6449 * d->lat_sigma) * 1000.0, 2)));
+			    json_real(round_to(d->lat_median_s * slowdown(d) * version_latency(d) * exp(1.6449 * d->lat_sigma) *
+					       1000.0, 2)));
 	json_object_set_new(o, "error_rate", json_real(error_rate(d)));
 	json_object_set_new(o, "model_loaded", json_boolean(simdev_model_loaded(d)));
 	json_object_set_new(o, "hostname", json_string(d->host));
@@ -519,6 +544,48 @@ static int get_number(json_t *v, const char *key, double lo, double hi, double *
 	return 0;
 }
 
+/* {"3.2": {"latency_factor": 1.5, "error_rate": 0.05, "rate_factor": 0.1}, ...}:
+ * replaces every profile; a key left out is nominal. */
+static int set_vprofs(simdev *d, json_t *v, char **err)
+{
+	static const char key[] = "version_profiles";
+	if (json_is_null(v)) {
+		d->nvprof = 0;
+		return 0;
+	}
+	if (!json_is_object(v) || json_object_size(v) > SIMDEV_MAXV)
+		return fail(err, key, "expected an object of at most 16 versions");
+	int n = 0;
+	const char *ver;
+	json_t *p;
+	json_object_foreach(v, ver, p) {
+		if (!simdev_version_valid(ver) || !json_is_object(p))
+			return fail(err, key, "expected {\"VERSION\": {\"latency_factor\", \"error_rate\", \"rate_factor\"}}");
+		simvprof *vp = &d->vprof[n++];
+		snprintf(vp->version, sizeof vp->version, "%s", ver);
+		vp->latency_factor = 1.0;
+		vp->error_rate = -1.0;
+		vp->rate_factor = 1.0;
+		const char *k;
+		json_t *x;
+		json_object_foreach(p, k, x) {
+			int rc;
+			if (!strcmp(k, "latency_factor"))
+				rc = get_number(x, "version_profiles latency_factor", 0.01, 100, &vp->latency_factor, err);
+			else if (!strcmp(k, "error_rate"))
+				rc = get_number(x, "version_profiles error_rate", 0, 1, &vp->error_rate, err);
+			else if (!strcmp(k, "rate_factor"))
+				rc = get_number(x, "version_profiles rate_factor", 0, 100, &vp->rate_factor, err);
+			else
+				rc = (*err = xasprintf("version_profiles: unknown key '%s'", k), -1);
+			if (rc)
+				return -1;
+		}
+	}
+	d->nvprof = n;
+	return 0;
+}
+
 static int set_one(simdev *d, const char *key, json_t *v, char **err)
 {
 	double x;
@@ -590,6 +657,8 @@ static int set_one(simdev *d, const char *key, json_t *v, char **err)
 		*(bad ? &d->nbad : &d->nversions) = n;
 		if (!bad)
 			simdev_add_version(d, d->version); /* the running one is on disk, whatever was said */
+	} else if (!strcmp(key, "version_profiles")) {
+		return set_vprofs(d, v, err);
 	} else if (!strcmp(key, "load_delay_ms")) {
 		if (get_number(v, key, 0, 3600000, &x, err))
 			return -1;
@@ -656,5 +725,15 @@ json_t *simdev_describe(const simdev *d, const char *factory, double sim_s)
 	json_object_set_new(o, "update_state", json_string(upd_name(d->upd)));
 	json_object_set_new(o, "last_update_error", d->last_error[0] ? json_string(d->last_error) : json_null());
 	json_object_set_new(o, "uptime_hours", json_real(round_to(d->boot_uptime_h + sim_s / 3600.0, 2)));
+	json_t *vp = json_object();
+	for (int i = 0; i < d->nvprof; i++)
+		json_object_set_new(vp, d->vprof[i].version,
+				    json_pack("{s:f, s:o, s:f}", "latency_factor", d->vprof[i].latency_factor, "error_rate",
+					      d->vprof[i].error_rate < 0 ? json_null() : json_real(d->vprof[i].error_rate),
+					      "rate_factor", d->vprof[i].rate_factor));
+	json_object_set_new(o, "version_profiles", vp);
+	json_object_set_new(o, "update_requests", json_integer((json_int_t)d->update_requests));
+	json_object_set_new(o, "updates_accepted", json_integer((json_int_t)d->updates_accepted));
+	json_object_set_new(o, "rollback_requests", json_integer((json_int_t)d->rollback_requests));
 	return o;
 }

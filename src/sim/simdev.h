@@ -46,6 +46,15 @@ typedef enum { SIMUPD_IDLE, SIMUPD_DOWNLOADING, SIMUPD_LOADING } simupd_state;
 #define SIMDEV_NLOADB 14    /* the Python client's default buckets, +Inf apart */
 #define SIMDEV_ERRWIN 60    /* seconds of history behind error_rate */
 
+/* How a model version behaves on a device (the control API's version_profiles):
+ * slower, erroring more, or serving fewer requests than nominal. */
+typedef struct simvprof {
+	char version[SIMDEV_VLEN];
+	double latency_factor;  /* times the nominal latency; 1 nominal */
+	double error_rate;      /* probability a request fails; < 0: as health says */
+	double rate_factor;     /* times the nominal request rate; 1 nominal */
+} simvprof;
+
 typedef struct simdev {
 	/* identity: fixed when the fleet is built */
 	char host[64];
@@ -93,6 +102,13 @@ typedef struct simdev {
 	double upd_ready_at;    /* monotonic seconds: when LOADING ends */
 	char last_error[256];   /* last update failure, "" = none */
 	double created;         /* epoch seconds the device's exporter started (the _created series) */
+	simvprof vprof[SIMDEV_MAXV];
+	int nvprof;
+
+	/* what the agent was asked, counted since start (the control API shows them) */
+	uint64_t update_requests;  /* POST /update received */
+	uint64_t updates_accepted; /* ... answered 202: an update began */
+	uint64_t rollback_requests; /* POST /rollback received */
 } simdev;
 
 /* Sets up device `index` of a fleet seeded `seed`: draws its starting condition.
@@ -135,7 +151,8 @@ void simdev_metrics(const simdev *d, FILE *f);
 /* Applies settings from a JSON object (the control API's /set and the fleet
  * file's per-device entries): gpu_temp, temp_trend, gpu_util, status, reachable,
  * fault, slow_ms, drift, bad_version, bad_versions, load_delay_ms,
- * model_version, versions. All or nothing: on error nothing changes and *err says
+ * model_version, versions, version_profiles ({"3.2": {"latency_factor": 1.5,
+ * "error_rate": 0.05, "rate_factor": 0.1}}; null or {} clears). All or nothing: on error nothing changes and *err says
  * which key is wrong (caller frees). */
 int simdev_set(simdev *d, json_t *settings, char **err);
 /* The control API's view of a device (identity, conditions, key readings). */

@@ -118,6 +118,29 @@ static bool field_value(const dev_sample *smp, int f, int64_t *out)
  * change freely; a state or reason new to device.h is added at open. Foreign keys
  * tie everything to devices; the codes are written only by this file, from those
  * tables, so the hot tables spare themselves those checks. */
+/* Step 4: the canary gate's figures per batch (src/rollout/canary.c), each
+ * rollout device's exporter port (the gate scrapes /metrics), and the audit
+ * trail's who/where/why in columns of their own (history --audit). */
+#define MIGRATION_CANARY_AUDIT                                                                  \
+	"ALTER TABLE rollout_devices ADD COLUMN metrics_port INTEGER; -- NULL: 8000\n"            \
+	"CREATE TABLE rollout_gates(        -- one row per judged batch gate\n"                   \
+	"  rollout_id INTEGER NOT NULL REFERENCES rollouts(id),\n"                                \
+	"  batch INTEGER NOT NULL,\n"                                                             \
+	"  ts INTEGER NOT NULL,\n"                                                                \
+	"  outcome TEXT NOT NULL,           -- pass, fail, inconclusive\n"                        \
+	"  soak_ms INTEGER NOT NULL,\n"                                                           \
+	"  figures TEXT NOT NULL,           -- JSON: both sides' requests, errors, p95, limits\n" \
+	"  reason TEXT NOT NULL,\n"                                                               \
+	"  PRIMARY KEY(rollout_id, batch, ts)\n"                                                  \
+	") WITHOUT ROWID;\n"                                                                       \
+	"ALTER TABLE audit ADD COLUMN user TEXT;\n"                                               \
+	"ALTER TABLE audit ADD COLUMN ssh_connection TEXT;\n"                                     \
+	"ALTER TABLE audit ADD COLUMN origin_host TEXT;   -- the machine the command ran on\n"    \
+	"ALTER TABLE audit ADD COLUMN pid INTEGER;\n"                                             \
+	"ALTER TABLE audit ADD COLUMN rollout_id INTEGER;\n"                                      \
+	"ALTER TABLE audit ADD COLUMN outcome TEXT;       -- NULL or done; refused: why\n"        \
+	"CREATE INDEX audit_rollout ON audit(rollout_id, ts) WHERE rollout_id IS NOT NULL;\n"
+
 static const char *const migrations[] = {
 	/* 1: what the poller observes */
 	"CREATE TABLE meta(\n"
@@ -325,6 +348,7 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY(host, ts)\n"
 	") WITHOUT ROWID;\n"
 	"CREATE INDEX drift_samples_ts ON drift_samples(ts);\n",
+	/* 5 */ MIGRATION_CANARY_AUDIT,
 };
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -1997,6 +2021,107 @@ int store_audit_add(store *s, int64_t ts_ms, const char *actor, const char *acti
 fail:
 	rollback(s);
 	return -1;
+}
+
+/* The audit trail's own statements are prepared per call (operators act a few
+ * times a day; the statement cache is for the poller's hot path). */
+int store_audit_record(store *s, const store_audit *e, char **err)
+{
+	if (need_latest(s, err) || check_text("audit actor", e->actor, err) ||
+	    check_text("audit action", e->action, err))
+		return -1;
+	if (begin_write(s, err))
+		return -1;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO audit(ts, actor, action, target, detail, user, ssh_connection, origin_host, "
+			       "pid, rollout_id, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, err, "preparing the audit entry");
+		goto fail;
+	}
+	sqlite3_bind_int64(st, 1, e->ts_ms);
+	bind_text(st, 2, e->actor);
+	bind_text(st, 3, e->action);
+	bind_text(st, 4, e->target);
+	bind_text(st, 5, e->detail);
+	bind_text(st, 6, e->user);
+	bind_text(st, 7, e->ssh_connection);
+	bind_text(st, 8, e->origin_host);
+	bind_opt_int(st, 9, e->pid > 0, e->pid);
+	bind_opt_int(st, 10, e->rollout_id > 0, e->rollout_id);
+	bind_text(st, 11, e->outcome);
+	int rc = run(s, st, err, "writing the audit trail");
+	sqlite3_finalize(st);
+	if (rc)
+		goto fail;
+	return commit(s, err);
+fail:
+	rollback(s);
+	return -1;
+}
+
+void store_audit_free(store_audit *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++) {
+		free(a[i].actor);
+		free(a[i].action);
+		free(a[i].target);
+		free(a[i].detail);
+		free(a[i].user);
+		free(a[i].ssh_connection);
+		free(a[i].origin_host);
+		free(a[i].outcome);
+	}
+	free(a);
+}
+
+int store_audit_list(store *s, int64_t rollout_id, int64_t since_ms, store_audit **out, size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	if (need_latest(s, err))
+		return -1;
+	sqlite3_stmt *st = NULL;
+	/* entries from before schema 4 name their rollout only in target ("rollout N") */
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT id, ts, actor, action, target, detail, user, ssh_connection, origin_host, pid, "
+			       "coalesce(rollout_id, CASE WHEN target GLOB 'rollout [0-9]*' THEN CAST(substr(target, 9) "
+			       "AS INTEGER) END) AS rid, outcome FROM audit WHERE ts >= ?2 AND (?1 = 0 OR rid = ?1) "
+			       "ORDER BY ts, id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, err, "preparing the audit query");
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, rollout_id);
+	sqlite3_bind_int64(st, 2, since_ms);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
+		store_audit *a = &(*out)[(*n)++];
+		a->id = sqlite3_column_int64(st, 0);
+		a->ts_ms = sqlite3_column_int64(st, 1);
+		a->actor = col_dup(st, 2);
+		a->action = col_dup(st, 3);
+		a->target = col_dup(st, 4);
+		a->detail = col_dup(st, 5);
+		a->user = col_dup(st, 6);
+		a->ssh_connection = col_dup(st, 7);
+		a->origin_host = col_dup(st, 8);
+		a->pid = sqlite3_column_int64(st, 9);
+		a->rollout_id = sqlite3_column_int64(st, 10);
+		a->outcome = col_dup(st, 11);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(s, err, "reading the audit trail");
+		store_audit_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- Queries ---- */

@@ -167,6 +167,22 @@ void store_alerts_free(store_alert *a, size_t n);
 int store_audit_add(store *s, int64_t ts_ms, const char *actor, const char *action, const char *target,
 		    const char *detail, char **err);
 
+/* One operator action as the audit trail keeps it (schema 5). Strings may be
+ * NULL except actor and action; rollout_id 0: not about a rollout; pid 0:
+ * unknown. outcome: NULL or "done", else why nothing changed ("refused: ..."). */
+typedef struct store_audit {
+	int64_t id, ts_ms;
+	char *actor, *action, *target, *detail; /* detail: the --reason */
+	char *user, *ssh_connection, *origin_host, *outcome;
+	int64_t pid, rollout_id;
+} store_audit;
+/* Records e (id ignored; strings borrowed). Own transaction. */
+int store_audit_record(store *s, const store_audit *e, char **err);
+/* The entries at or after since_ms, of rollout_id (0: all), oldest first;
+ * free with store_audit_free. */
+int store_audit_list(store *s, int64_t rollout_id, int64_t since_ms, store_audit **out, size_t *n, char **err);
+void store_audit_free(store_audit *a, size_t n);
+
 /* ---- Queries ---- (results are snapshots; free them with the matching _free) */
 
 typedef enum { STORE_RES_RAW, STORE_RES_MINUTE, STORE_RES_HOUR } store_res;

@@ -236,10 +236,11 @@ pid=$(st "$DB" 1 'r["lease_owner"].split(":")[1]')
 kill -9 "$pid"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 check "kill -9 of the runner" poll 100 gone
-check "the rollout is still running, in batch 1" test "$(st "$DB" 1 'r["state"] + str(r["current_batch"])')" = running0
+# (the batch may have finished and passed its gate between the poll and the kill on a loaded machine)
+check "the rollout is still running" test "$(st "$DB" 1 'r["state"]')" = running
 "$FD" --db "$DB" rollout resume 1 >/dev/null 2>&1; rc=$?
-# right after the kill the lease has not expired: resume refuses (or, if it has, takes over)
-check "resume while the dead runner's lease is fresh refuses or takes over" test "$rc" -eq 2 -o "$rc" -eq 0
+# the dead runner ran on this machine: resume takes its lease over at once, fresh as it is
+check "resume while the dead runner's lease is fresh takes over" test "$rc" -eq 0
 resume_ok() { [ "$(st "$DB" 1 'r["lease_owner"] is not None and r["lease_owner"].split(":")[1] != "'"$pid"'"')" = True ] ||
 	"$FD" --db "$DB" rollout resume 1 >/dev/null 2>&1; }
 check "resume starts a new runner once the lease expired" poll 100 resume_ok

@@ -290,6 +290,66 @@ static void test_set_is_all_or_nothing(void **state)
 	simfleet_free(f);
 }
 
+/* A device over an hour: requests, the share failed and the mean latency. */
+static void hour_of(simdev *d, double *req, double *err, double *mean_s)
+{
+	uint64_t r0 = d->req_ok + d->req_err, e0 = d->req_err;
+	double s0 = d->lat_sum;
+	simdev_advance(d, d->tick + 3600);
+	*req = (double)(d->req_ok + d->req_err - r0);
+	*err = (double)(d->req_err - e0);
+	*mean_s = (d->lat_sum - s0) / *req;
+}
+
+static void test_version_profiles(void **state)
+{
+	(void)state;
+	simfleet *f = fleet(2, 1, 1, 0, 0);
+	simdev *a = &f->devs[0];
+	char *err = NULL;
+	/* the profile of a version the device does not run changes nothing */
+	json_t *p = json_pack("{s:{s:{s:f, s:f, s:f}}}", "version_profiles", "3.2", "latency_factor", 2.0, "error_rate",
+			      0.1, "rate_factor", 0.5);
+	assert_int_equal(simdev_set(a, p, &err), 0);
+	json_decref(p);
+	double r1, e1, m1, r2, e2, m2;
+	hour_of(a, &r1, &e1, &m1);
+	assert_true(e1 / r1 < 0.01);
+	/* running it: half the requests, a tenth failing, twice the latency */
+	json_t *v = json_pack("{s:s}", "model_version", "3.2");
+	assert_int_equal(simdev_set(a, v, &err), 0);
+	json_decref(v);
+	hour_of(a, &r2, &e2, &m2);
+	assert_true(r2 > 0.4 * r1 && r2 < 0.6 * r1);
+	assert_true(e2 / r2 > 0.08 && e2 / r2 < 0.12);
+	assert_true(m2 > 1.8 * m1 && m2 < 2.2 * m1);
+	json_t *d = simdev_describe(a, "x", 0);
+	assert_true(json_real_value(json_object_get(json_object_get(json_object_get(d, "version_profiles"), "3.2"),
+						     "latency_factor")) == 2.0);
+	assert_int_equal(json_integer_value(json_object_get(d, "updates_accepted")), 0);
+	json_decref(d);
+	/* out of range, unknown keys, bad versions: refused, nothing changes */
+	const char *bad[] = { "{\"version_profiles\": {\"3.2\": {\"latency_factor\": 0}}}",
+			      "{\"version_profiles\": {\"3.2\": {\"error_rate\": 1.5}}}",
+			      "{\"version_profiles\": {\"3.2\": {\"speed\": 1}}}",
+			      "{\"version_profiles\": {\"3 2\": {}}}", "{\"version_profiles\": [1]}" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		json_t *j = json_loads(bad[i], 0, NULL);
+		assert_non_null(j);
+		assert_int_equal(simdev_set(a, j, &err), -1);
+		free(err);
+		err = NULL;
+		json_decref(j);
+	}
+	assert_int_equal(a->nvprof, 1);
+	/* null clears */
+	json_t *clear = json_pack("{s:n}", "version_profiles");
+	assert_int_equal(simdev_set(a, clear, &err), 0);
+	json_decref(clear);
+	assert_int_equal(a->nvprof, 0);
+	simfleet_free(f);
+}
+
 static void test_validate_and_settle(void **state)
 {
 	(void)state;
@@ -447,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_same_seed_same_behaviour),
 		cmocka_unit_test(test_physics_stays_plausible),
 		cmocka_unit_test(test_set_is_all_or_nothing),
+		cmocka_unit_test(test_version_profiles),
 		cmocka_unit_test(test_validate_and_settle),
 		cmocka_unit_test(test_metrics_agree_with_status),
 		cmocka_unit_test(test_inject_is_seeded),
