@@ -250,7 +250,7 @@ void store_latest_free(store_latest *l, size_t n);
 /* Bytes the database uses on disk (file and write-ahead log); -1 on error. */
 int64_t store_bytes(store *s);
 
-enum { STORE_NTABLES = 8 };
+enum { STORE_NTABLES = 9 };
 typedef struct store_table_info {
 	const char *name;        /* static */
 	int64_t rows;

@@ -24,8 +24,8 @@ static void usage(FILE *f)
 		"\n"
 		"Simulates D days (default 1) of a console polling N devices (default 100) every 10 s on\n"
 		"a fake clock, calling store_maintain after each cycle as the console does; prints the\n"
-		"bytes per device-day of each tier and after the raw samples have aged out (target\n"
-		"< 50 KB), then the write time per cycle for each fleet size in --big (default\n"
+		"bytes per device-day of each tier and after the raw samples have aged out (the\n"
+		"minute rollups then packed an hour to a row; target < 50 KB), then the write time per cycle for each fleet size in --big (default\n"
 		"1000,10000) over C cycles (default 90, after as many to warm up).\n"
 		"\n"
 		"--fixture writes the small fixed history tests/integration/history.sh reads: three\n"
@@ -244,12 +244,20 @@ static void size_run(const char *dir, int ndev, int days, bool keep)
 	maintain(s, t + 49 * HOUR_MS);
 	if (store_stats(s, &in, &err))
 		die("stats", err);
-	double after = (double)(table(&in, "rollup_minute")->bytes + table(&in, "rollup_hour")->bytes) / dd;
+	const store_table_info *pk = table(&in, "minute_packs");
+	double after = (double)(table(&in, "rollup_minute")->bytes + pk->bytes + table(&in, "rollup_hour")->bytes) / dd;
+	double packb = (double)pk->bytes / dd;
+	printf("  minute, packed  %7.1f KB per device-day  (%" PRId64 " rows of an hour, %.1f B/row, %.1f B a minute;"
+	       " %" PRId64 " minute rows left)\n",
+	       packb / 1000, pk->rows, pk->rows ? (double)pk->bytes / (double)pk->rows : 0.0, packb / 1440,
+	       table(&in, "rollup_minute")->rows);
 	printf("  after rollups   %7.1f KB per device-day  (raw pruned: minute + hour rollups)  target < 50 KB: %s\n",
 	       after / 1000, after < 50000 ? "met" : "NOT met");
+
 	printf("  long term       %7.1f KB per device-day  (past 14 d: hour rollups only)  target < 50 KB: %s\n",
 	       hob / 1000, hob < 50000 ? "met" : "NOT met");
-	double steady = 2 * rawb + 14 * mib + 400 * hob;
+	/* minute rows while the raw samples are kept (2 d), packed for the other 12 d */
+	double steady = 2 * rawb + 2 * mib + 12 * packb + 400 * hob;
 	printf("  steady state with default retention: %.1f MB per device (2 d raw + 14 d minute + 400 d hour):"
 	       " %.2f GB for 100, %.1f GB for 1,000, %.0f GB for 10,000 devices\n",
 	       steady / 1e6, steady * 100 / 1e9, steady * 1000 / 1e9, steady * 10000 / 1e9);
