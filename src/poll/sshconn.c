@@ -1,4 +1,5 @@
-/* sshconn: non-blocking TCP connects for the SSH pool, every one under way at once on one thread. */
+/* sshconn: non-blocking TCP connects for the SSH pool, every one under way at once on one
+ * thread, each done when the server's first bytes (its SSH banner) are there to read. */
 #include "poll/sshconn.h"
 
 #include "poll/sshsess.h"
@@ -25,6 +26,7 @@ typedef struct pending {
 	int port, timeout_ms;
 	struct addrinfo *res, *cur; /* the addresses, and the next one to try */
 	int fd;                     /* the connect under way, -1 none */
+	int banner;                 /* connected; waiting for the server to speak first */
 	double deadline;            /* for all the addresses together, as ssh does */
 	int last_errno;
 } pending;
@@ -72,7 +74,13 @@ static void finish_fail(sshconn *c, pending *q, int timed_out)
 {
 	char *msg;
 	dev_reason r;
-	if (timed_out) {
+	if (q->banner) { /* it took the connection: no other address is tried */
+		r = timed_out ? DEV_REASON_TIMEOUT : DEV_REASON_RESET;
+		msg = timed_out ? xasprintf("%s: %s port %d took the connection but sent no SSH banner within %d ms",
+					    q->label, q->host, q->port, q->timeout_ms)
+				: xasprintf("%s: %s port %d closed the connection before its SSH banner", q->label,
+					    q->host, q->port);
+	} else if (timed_out) {
 		r = DEV_REASON_TIMEOUT;
 		msg = xasprintf("%s: connecting to %s port %d timed out after %d ms", q->label, q->host, q->port,
 				q->timeout_ms);
@@ -144,10 +152,8 @@ static void *conn_main(void *arg)
 				finish_fail(c, q, 0);
 				continue;
 			}
-			if (ok) {
-				finish_ok(c, q);
-				continue;
-			}
+			if (ok)
+				q->banner = 1;
 			if (now >= q->deadline) {
 				finish_fail(c, q, 1);
 				continue;
@@ -159,7 +165,7 @@ static void *conn_main(void *arg)
 		pf[0] = (struct pollfd){ .fd = c->wake[0], .events = POLLIN };
 		double first = -1;
 		for (size_t i = 0; i < nact; i++) {
-			pf[i + 1] = (struct pollfd){ .fd = act[i]->fd, .events = POLLOUT };
+			pf[i + 1] = (struct pollfd){ .fd = act[i]->fd, .events = act[i]->banner ? POLLIN : POLLOUT };
 			if (first < 0 || act[i]->deadline < first)
 				first = act[i]->deadline;
 		}
@@ -178,13 +184,24 @@ static void *conn_main(void *arg)
 			if (!pf[i + 1].revents)
 				continue;
 			pending *q = act[i];
+			if (q->banner) { /* the server spoke (or hung up): the bytes stay for libssh */
+				char b;
+				ssize_t got = recv(q->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+				if (got > 0)
+					finish_ok(c, q);
+				else if (got == 0 || (errno != EAGAIN && errno != EINTR))
+					finish_fail(c, q, 0);
+				else
+					continue;
+				act[i] = NULL;
+				continue;
+			}
 			int soerr = 0;
 			socklen_t sl = sizeof soerr;
 			if (getsockopt(q->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 				soerr = errno;
 			if (soerr == 0 && !(pf[i + 1].revents & (POLLERR | POLLHUP))) {
-				finish_ok(c, q);
-				act[i] = NULL;
+				q->banner = 1;
 				continue;
 			}
 			q->last_errno = soerr ? soerr : ECONNREFUSED;

@@ -1,15 +1,18 @@
 /* sshconn: the SSH pool's TCP connects, all of them at once on one thread (non-
  * blocking connects under one poll()), so that a device that does not answer
  * holds no worker thread for its connect timeout: the workers only do what needs
- * a live connection (handshake, commands). Internal to poll/. */
+ * a live connection (handshake, commands). A connect is done when the server has
+ * sent its first bytes (SSH servers speak first: their banner), which are left
+ * unread for libssh; a server that takes the connection and stays silent (a
+ * tarpit) is a timeout here too, not on a worker. Internal to poll/. */
 #ifndef FLEETDECK_POLL_SSHCONN_H
 #define FLEETDECK_POLL_SSHCONN_H
 
 #include "device/device.h"
 
-/* Called on the connector's thread when a connect ends: fd >= 0 (connected,
- * non-blocking, the callee owns it), or fd -1 with reason (REFUSED, TIMEOUT,
- * NETWORK) and err (the callee frees it). */
+/* Called on the connector's thread when a connect ends: fd >= 0 (connected, the
+ * banner waiting, non-blocking, the callee owns it), or fd -1 with reason
+ * (REFUSED, TIMEOUT, RESET, NETWORK) and err (the callee frees it). */
 typedef void (*sshconn_done_fn)(void *ctx, void *tag, int fd, dev_reason reason, char *err);
 
 typedef struct sshconn sshconn;

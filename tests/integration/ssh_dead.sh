@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # ssh_dead: dead SSH devices do not hold up live ones. Four agentless devices on a real
 # OpenSSH sshd share a poll with 24 devices whose connects are never answered (a listener
-# whose accept queue is full drops every SYN: the connect times out) and 5 that refuse at
-# once -- more dead devices than the SSH pool has worker threads (16). The live devices
+# whose accept queue is full drops every SYN: the connect times out), 8 tarpits (they take
+# the connection and never send an SSH banner) and 5 that refuse at once -- twice as many
+# dead devices as the SSH pool has worker threads (16). The live devices
 # answer in milliseconds while the dead ones wait out their connect timeout, a cycle takes
 # about one connect timeout (not one per 16 dead devices), and in the third cycle the
 # dead devices back off: it takes as long as the live devices need.
@@ -55,23 +56,35 @@ wait_file "$tmp/svc.ready" || { bad "the local service starts"; finish; }
 
 # blackholes: listen(0) and one connection never accepted fill the accept queue, and the
 # kernel drops every later SYN (tcp_abort_on_overflow is 0): connects hang until they time out
+# tarpits (addresses after "--"): accept, then never say a word
 cat >"$tmp/blackhole.py" <<'PY'
-import socket, sys, time
-keep = []
-for a in sys.argv[2:]:
+import select, socket, sys
+keep, tarpits, args = [], [], sys.argv[2:]
+split = args.index("--") if "--" in args else len(args)
+for i, a in enumerate(args):
+    if a == "--":
+        continue
     host, port = a.rsplit(":", 1)
     l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.bind((host, int(port))); l.listen(0)
-    f = socket.socket(); f.connect((host, int(port)))
-    keep += [l, f]
+    l.bind((host, int(port)))
+    if i < split:
+        l.listen(0)
+        f = socket.socket(); f.connect((host, int(port)))
+        keep += [l, f]
+    else:
+        l.listen(64)
+        tarpits.append(l)
 open(sys.argv[1], "w").write("ready")
 while True:
-    time.sleep(3600)
+    for l in select.select(tarpits, [], [], 3600)[0]:
+        keep.append(l.accept()[0])
 PY
-dead=() refused=()
+dead=() refused=() tarpit=()
 for k in $(seq 50 73); do dead+=("$NET.$k"); done
+for k in $(seq 80 87); do tarpit+=("$NET.$k"); done
 for k in $(seq 100 104); do refused+=("$NET.$k"); done
-"$PY" "$tmp/blackhole.py" "$tmp/bh.ready" $(for a in "${dead[@]}"; do echo "$a:2222"; done) >"$tmp/bh.log" 2>&1 &
+"$PY" "$tmp/blackhole.py" "$tmp/bh.ready" $(for a in "${dead[@]}"; do echo "$a:2222"; done) -- \
+	$(for a in "${tarpit[@]}"; do echo "$a:2222"; done) >"$tmp/bh.log" 2>&1 &
 helpers+=($!)
 wait_file "$tmp/bh.ready" || { bad "blackholes start: $(cat "$tmp/bh.log")"; finish; }
 t0=$(date +%s%N)
@@ -82,6 +95,11 @@ else
 	[ "$ms" -ge 900 ] && ok "a blackholed address leaves the connect hanging ($ms ms, cut at 1 s)" || bad "blackhole answered in $ms ms"
 fi
 if timeout 1 bash -c "exec 3<>/dev/tcp/${refused[0]}/2222" 2>/dev/null; then bad "refused address accepted"; else ok "a closed port refuses"; fi
+if timeout 1 bash -c "exec 3<>/dev/tcp/${tarpit[0]}/2222; read -r -t 0.5 l <&3; [ -z \"\$l\" ]" 2>/dev/null; then
+	ok "a tarpit takes the connection and says nothing"
+else
+	bad "tarpit"
+fi
 
 live=("$NET.1:2222" "$NET.2:2222" "$NET.3:2222" "$NET.4:2222")
 sshd_start live "$tmp" "${live[@]}" || { bad "sshd starts"; finish; }
@@ -91,6 +109,7 @@ sshd_known_hosts "$tmp" "${live[@]}" >"$HOME/.ssh/known_hosts"
 {
 	echo "[dead]"
 	for a in "${dead[@]}"; do echo "dead-${a##*.} ansible_host=$a"; done
+	for a in "${tarpit[@]}"; do echo "dead-${a##*.} ansible_host=$a"; done
 	for a in "${refused[@]}"; do echo "gone-${a##*.} ansible_host=$a"; done
 	echo "[live]"
 	for a in "${live[@]}"; do a=${a%:*}; echo "live-${a##*.} ansible_host=$a"; done
@@ -132,17 +151,17 @@ while read -r cyc dur rtt states ndead dreason ngone greason skipped; do
 	[ "$rtt" -lt "$limit" ] && ok "cycle $cyc: the slowest live device answered in $rtt ms (< $limit ms, half the connect timeout)" ||
 		bad "cycle $cyc: a live device took $rtt ms: it waited behind the dead ones"
 	if [ "$cyc" -le 2 ]; then
-		[ "$ndead" = 24 ] && [ "$dreason" = timeout ] && ok "cycle $cyc: the 24 blackholed devices asked, timed out" ||
+		[ "$ndead" = 32 ] && [ "$dreason" = timeout ] && ok "cycle $cyc: the 32 blackholed and tarpit devices asked, timed out" ||
 			bad "cycle $cyc: blackholed: $ndead polled, reasons $dreason"
 		[ "$ngone" = 5 ] && [ "$greason" = refused ] && ok "cycle $cyc: the 5 closed ports refused" ||
 			bad "cycle $cyc: refused: $ngone polled, reasons $greason"
 		# one connect timeout (plus the live devices' work), not one per 16 dead devices
-		[ "$dur" -lt $((CT * 1000 * 3 / 2)) ] && ok "cycle $cyc took $dur ms (connect timeout $((CT * 1000)) ms, 24 dead, 16 workers)" ||
+		[ "$dur" -lt $((CT * 1000 * 3 / 2)) ] && ok "cycle $cyc took $dur ms (connect timeout $((CT * 1000)) ms, 37 dead, 16 workers)" ||
 			bad "cycle $cyc took $dur ms"
 	else
-		# twice failed: 2 intervals (+-25%) of backoff from the failure, so the blackholed devices
-		# (failed at the end of cycle 2) are not asked; a refused one may be due again
-		[ "$skipped" -ge 24 ] && [ "$skipped" -le 29 ] && ok "cycle $cyc: the dead devices back off ($skipped of 29 not asked)" ||
+		# twice failed: 2 intervals (+-25%) of backoff from the failure, so the devices that timed
+		# out (at the end of cycle 2) are not asked; a refused one may be due again
+		[ "$skipped" -ge 32 ] && [ "$skipped" -le 37 ] && ok "cycle $cyc: the dead devices back off ($skipped of 37 not asked)" ||
 			bad "cycle $cyc: $skipped devices skipped"
 		[ "$dur" -lt "$limit" ] && ok "cycle $cyc took $dur ms with the dead devices backing off" || bad "cycle $cyc took $dur ms"
 	fi
