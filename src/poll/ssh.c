@@ -54,7 +54,9 @@ typedef struct device {
 	job *head, *tail;
 	int busy, in_ready, want_keepalive;
 	int connecting;       /* sshconn is connecting it: no worker takes it meanwhile */
-	int conn_fd;          /* a TCP connection sshconn made, for the next session; -1 none */
+	int conn_fd;          /* a connection made for the next session (sshconn's, or a channel
+	                         through the bastion), its banner waiting; -1 none */
+	double conn_deadline; /* while connecting */
 	int fd;               /* the session's fd while one is open, for sshpool_free */
 	double last_used;
 	struct device *next_ready;
@@ -372,21 +374,14 @@ static void drop_session(sshpool *p, device *d)
 	stat_add(p, &p->stats.s.sessions_open, -1);
 }
 
-/* A session for d: over the TCP connection sshconn made, or through the bastion. */
+/* A session for d over the connection made for it (directly by sshconn, or a
+ * channel through the bastion). */
 static int connect_device(sshpool *p, device *d, dev_reason *reason, char **err)
 {
-	int fd;
-	if (d->bastion) {
-		fd = sshbastion_forward(d->bastion, d->host, d->port, p->o.connect_timeout_ms, reason, err);
-		if (fd < 0)
-			return -1;
-		stat_add(p, &p->stats.s.connects, 1);
-	} else {
-		pthread_mutex_lock(&p->m);
-		fd = d->conn_fd;
-		d->conn_fd = -1;
-		pthread_mutex_unlock(&p->m);
-	}
+	pthread_mutex_lock(&p->m);
+	int fd = d->conn_fd;
+	d->conn_fd = -1;
+	pthread_mutex_unlock(&p->m);
 	sshsess_params pp = {
 		.label = d->label,
 		.host = d->host,
@@ -538,8 +533,8 @@ done:
 
 enum { RUN_DONE, RUN_CONNECT };
 
-/* Runs j on d's session, setting one up first. RUN_CONNECT: a direct device
- * needs a TCP connection first (sshconn's to make); j was not run. */
+/* Runs j on d's session, setting one up first. RUN_CONNECT: d needs a connection
+ * first (sshconn's or the bastion's to make, off the workers); j was not run. */
 static int run_job(sshpool *p, device *d, job *j, sshpool_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -548,7 +543,7 @@ static int run_job(sshpool *p, device *d, job *j, sshpool_result *r)
 		drop_session(p, d);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int fresh = 0;
-		if (!d->s && !d->bastion) {
+		if (!d->s) {
 			pthread_mutex_lock(&p->m);
 			int have = d->conn_fd >= 0;
 			pthread_mutex_unlock(&p->m);
@@ -659,6 +654,45 @@ static void conn_done(void *ctx, void *tag, int fd, dev_reason reason, char *err
 	pthread_mutex_unlock(&p->m);
 }
 
+/* The bastion's answer for d: a channel to it, whose banner sshconn awaits. */
+static void bastion_done(void *ctx, void *tag, int fd, dev_reason reason, char *err)
+{
+	sshpool *p = ctx;
+	device *d = tag;
+	if (fd < 0) {
+		conn_done(p, d, -1, reason, err);
+		return;
+	}
+	pthread_mutex_lock(&p->m);
+	int stop = p->stop;
+	double left = d->conn_deadline - now_ms();
+	pthread_mutex_unlock(&p->m);
+	if (stop) {
+		close(fd);
+		conn_done(p, d, -1, DEV_REASON_NETWORK, xasprintf("%s: shutting down", d->label));
+		return;
+	}
+	sshconn_await_banner(p->conn, d->label, d->host, d->port, fd, left < 1 ? 1 : (int)left, d);
+}
+
+/* Hands d (busy, with jobs) to whoever makes its connection; the worker lets go of it. */
+static void hand_off(sshpool *p, device *d)
+{
+	pthread_mutex_lock(&p->m);
+	d->connecting = 1;
+	d->busy = 0;
+	d->conn_deadline = now_ms() + p->o.connect_timeout_ms;
+	pthread_mutex_unlock(&p->m);
+	dev_reason reason = DEV_REASON_NETWORK;
+	char *err = NULL;
+	int rc = d->bastion ? sshbastion_forward_async(d->bastion, d->host, d->port, p->o.connect_timeout_ms,
+						       bastion_done, p, d, &reason, &err)
+			    : sshconn_start(p->conn, d->label, d->host, d->port, p->o.connect_timeout_ms, d, &reason,
+					    &err);
+	if (rc < 0)
+		conn_done(p, d, -1, reason, err);
+}
+
 static void *worker_main(void *arg)
 {
 	sshpool *p = arg;
@@ -693,14 +727,8 @@ static void *worker_main(void *arg)
 					d->head = j;
 					if (!d->tail)
 						d->tail = j;
-					d->connecting = 1;
-					d->busy = 0;
 					pthread_mutex_unlock(&p->m);
-					dev_reason reason = DEV_REASON_NETWORK;
-					char *err = NULL;
-					if (sshconn_start(p->conn, d->label, d->host, d->port, p->o.connect_timeout_ms, d,
-							  &reason, &err) < 0)
-						conn_done(p, d, -1, reason, err);
+					hand_off(p, d);
 					pthread_mutex_lock(&p->m);
 					handed = 1;
 					break;
@@ -855,6 +883,14 @@ void sshpool_free(sshpool *p)
 	if (p->hk_started)
 		pthread_join(p->hk, NULL);
 	free(p->workers);
+	/* later hops first: they may run through earlier ones; a connect they still
+	 * answer finds the pool stopping */
+	for (size_t i = p->n_bastion_keys; i-- > 0;) {
+		sshbastion_free(strmap_get(p->bastions, p->bastion_keys[i]));
+		free(p->bastion_keys[i]);
+	}
+	free(p->bastion_keys);
+	strmap_free(p->bastions);
 	sshconn_free(p->conn); /* connects under way are dropped; their devices are freed below */
 	if (p->devices) {
 		size_t it = 0;
@@ -868,13 +904,6 @@ void sshpool_free(sshpool *p)
 		}
 		strmap_free(p->devices);
 	}
-	/* later hops first: they may run through earlier ones */
-	for (size_t i = p->n_bastion_keys; i-- > 0;) {
-		sshbastion_free(strmap_get(p->bastions, p->bastion_keys[i]));
-		free(p->bastion_keys[i]);
-	}
-	free(p->bastion_keys);
-	strmap_free(p->bastions);
 	while (p->res_head) {
 		result_node *n = p->res_head;
 		p->res_head = n->next;

@@ -310,3 +310,24 @@ int sshconn_start(sshconn *c, const char *label, const char *host, int port, int
 	}
 	return 0;
 }
+
+void sshconn_await_banner(sshconn *c, const char *label, const char *host, int port, int fd, int timeout_ms,
+			  void *tag)
+{
+	pending *q = xcalloc(1, sizeof *q);
+	q->tag = tag;
+	q->label = xstrdup(label);
+	q->host = xstrdup(host);
+	q->port = port;
+	q->timeout_ms = timeout_ms;
+	q->fd = fd;
+	q->banner = 1;
+	q->deadline = now_ms() + timeout_ms;
+	pthread_mutex_lock(&c->m);
+	q->next = c->incoming;
+	c->incoming = q;
+	pthread_mutex_unlock(&c->m);
+	if (write(c->wake[1], "b", 1) < 0) {
+		/* full: the thread has wake-ups waiting and will take the queue */
+	}
+}

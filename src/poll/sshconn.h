@@ -29,4 +29,9 @@ void sshconn_free(sshconn *c);
 int sshconn_start(sshconn *c, const char *label, const char *host, int port, int timeout_ms, void *tag,
 		  dev_reason *reason, char **err);
 
+/* Takes fd, a stream already connected (a channel through a jump host), and
+ * reports it through done() once the server's banner is there, within timeout_ms. */
+void sshconn_await_banner(sshconn *c, const char *label, const char *host, int port, int fd, int timeout_ms,
+			  void *tag);
+
 #endif

@@ -6,7 +6,8 @@
 # dead devices as the SSH pool has worker threads (16). The live devices
 # answer in milliseconds while the dead ones wait out their connect timeout, a cycle takes
 # about one connect timeout (not one per 16 dead devices), and in the third cycle the
-# dead devices back off: it takes as long as the live devices need.
+# dead devices back off: it takes as long as the live devices need. Then the same devices
+# through a jump host (an sshd on loopback, one session, a direct-tcpip channel each).
 set -u
 FD=${FLEETDECK:?set FLEETDECK to the fleetdeck binary}
 SRC=${FLEETDECK_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -129,7 +130,7 @@ rc=$?
 [ "$rc" = 0 ] && ok "three cycles polled" || bad "fleetdeck poll exited $rc: $(cat "$tmp/poll.err")"
 
 # per cycle: the live devices' states and slowest answer, the dead ones' reasons, the cycle's time
-"$PY" - "$tmp/cycles.json" >"$tmp/summary" <<'PY'
+cat >"$tmp/summary.py" <<'PY'
 import json, sys
 for line in open(sys.argv[1]):
     c = json.loads(line)
@@ -144,6 +145,7 @@ for line in open(sys.argv[1]):
     print(c["cycle"], round(c["duration_ms"]), round(rtt), ",".join(states), len(polled(dead)),
           ",".join(dreasons) or "-", len(polled(gone)), ",".join(greasons) or "-", c["skipped"])
 PY
+"$PY" "$tmp/summary.py" "$tmp/cycles.json" >"$tmp/summary"
 cat "$tmp/summary" | sed 's/^/   cycle /'
 limit=$((CT * 1000 / 2))
 while read -r cyc dur rtt states ndead dreason ngone greason skipped; do
@@ -169,4 +171,29 @@ done <"$tmp/summary"
 [ "$(wc -l <"$tmp/summary")" = 3 ] || bad "expected 3 cycles, got $(wc -l <"$tmp/summary")"
 n=$(grep -c 'Accepted publickey' "${SSHD_LOG[live]}")
 [ "$n" = 4 ] && ok "one session per live device, kept across cycles ($n logins)" || bad "$n logins for 4 live devices"
+
+# ---- the same devices behind a jump host: the channels to dead ones hold no worker either ----
+JUMP=$NET.9:2222
+sshd_start jump "$tmp" --log VERBOSE "$JUMP" || { bad "jump host sshd starts"; finish; }
+sshd_known_hosts "$tmp" "${live[@]}" "$JUMP" >"$HOME/.ssh/known_hosts"
+{ cat "$tmp/inv.ini"; echo "ansible_ssh_common_args='-o ProxyJump=root@$JUMP'"; } >"$tmp/jump.ini"
+timeout 60 "$FD" poll -i "$tmp/jump.ini" --count 2 --interval 1 --connect-timeout $CT --timeout 4 --retries 1 \
+	--forks 64 --slow-every 0 --json >"$tmp/cycles.json" 2>"$tmp/poll.err"
+rc=$?
+[ "$rc" = 0 ] && ok "through the jump host: two cycles polled" || bad "fleetdeck poll exited $rc: $(cat "$tmp/poll.err")"
+"$PY" "$tmp/summary.py" "$tmp/cycles.json" >"$tmp/summary"
+sed 's/^/   cycle /' "$tmp/summary"
+while read -r cyc dur rtt states ndead dreason ngone greason skipped; do
+	[ "$states" = healthy ] && ok "jump, cycle $cyc: the 4 live devices healthy" || bad "jump, cycle $cyc: live devices $states"
+	[ "$rtt" -lt "$limit" ] && ok "jump, cycle $cyc: the slowest live device answered in $rtt ms (< $limit ms)" ||
+		bad "jump, cycle $cyc: a live device took $rtt ms"
+	[ "$ndead" = 32 ] && [ "$dreason" = timeout ] && ok "jump, cycle $cyc: the 32 blackholed and tarpit devices timed out" ||
+		bad "jump, cycle $cyc: blackholed: $ndead polled, reasons $dreason"
+	[ "$ngone" = 5 ] && [ "$greason" != timeout ] && ok "jump, cycle $cyc: the 5 closed ports failed at once ($greason)" ||
+		bad "jump, cycle $cyc: refused: $ngone polled, reasons $greason"
+	[ "$dur" -lt $((CT * 1000 * 3 / 2)) ] && ok "jump, cycle $cyc took $dur ms" || bad "jump, cycle $cyc took $dur ms"
+done <"$tmp/summary"
+[ "$(wc -l <"$tmp/summary")" = 2 ] || bad "expected 2 cycles, got $(wc -l <"$tmp/summary")"
+n=$(grep -c 'Accepted publickey' "${SSHD_LOG[jump]}")
+[ "$n" = 1 ] && ok "one session on the jump host for all 41 devices" || bad "$n logins on the jump host"
 finish
