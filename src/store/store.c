@@ -385,6 +385,7 @@ enum {
 	S_ROWS_MINUTE,
 	S_ROWS_HOUR,
 	S_PACK_SRC,
+	S_PACK_OLDEST,
 	S_PACK_GET,
 	S_PACK_DEL,
 	S_PACK_PUT,
@@ -446,6 +447,8 @@ static const char *const static_sql[S_COUNT] = {
 	[S_ALERT_RESOLVE] = "UPDATE alerts SET resolved_at = ?2 WHERE id = ?1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit(ts, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_HOST_KNOWN] = "SELECT 1 FROM devices WHERE host = ?1",
+	[S_PACK_OLDEST] = "SELECT min((SELECT min(ts) FROM rollup_minute WHERE device_id = d.id AND ts < ?3))"
+			  " FROM devices d WHERE d.id > ?1 AND d.id <= ?2",
 	[S_PACK_GET] = "SELECT data FROM minute_packs WHERE device_id = ?1 AND ts = ?2 ORDER BY part",
 	[S_PACK_DEL] = "DELETE FROM minute_packs WHERE device_id = ?1 AND ts = ?2",
 	[S_PACK_PUT] = "INSERT INTO minute_packs(device_id, ts, part, data) VALUES (?1, ?2, ?3, ?4)",
@@ -1730,6 +1733,9 @@ fail:
  * fit; parts of a few hundred bytes fill pages to within a part. */
 #define PACK_PART 340
 
+/* Hours of minute rollups a raw-prune step packs at most (for its range of devices). */
+#define PACK_HOURS_PER_STEP 6
+
 struct bytes {
 	unsigned char *p;
 	size_t len, cap;
@@ -1932,11 +1938,28 @@ static int maint_step(store *s, int64_t now, char **err)
 		if (run(s, st, err, "rolling up"))
 			goto fail;
 		break;
-	case JOB_PRUNE_RAW: /* the minutes' last chance to change: pack them first */
-		if (pack_minutes(s, after, upto, bucket, err) || prune_range(s, S_PRUNE_MINUTE, after, upto, bucket, err) ||
-		    prune_range(s, S_PRUNE_RAW, after, upto, bucket, err))
+	case JOB_PRUNE_RAW: { /* the minutes' last chance to change: pack them first */
+		/* a few hours a step: the hourly prune has one, a file migrated from
+		 * schema 3 up to 12 days, too many for one short transaction */
+		int64_t oldest, limit = bucket;
+		if (!(st = stmt(s, S_PACK_OLDEST, err)))
+			goto fail;
+		sqlite3_bind_int64(st, 1, after);
+		sqlite3_bind_int64(st, 2, upto);
+		sqlite3_bind_int64(st, 3, bucket);
+		if (query_int(s, st, &oldest, &found, err, "reading minute rollups"))
+			goto fail;
+		bool more = found && floor_to(oldest, HOUR_MS) + PACK_HOURS_PER_STEP * HOUR_MS < bucket;
+		if (more)
+			limit = floor_to(oldest, HOUR_MS) + PACK_HOURS_PER_STEP * HOUR_MS;
+		if (pack_minutes(s, after, upto, limit, err) || prune_range(s, S_PRUNE_MINUTE, after, upto, limit, err))
+			goto fail;
+		if (more)
+			upto = after; /* the same devices again, from where this step stopped */
+		else if (prune_range(s, S_PRUNE_RAW, after, upto, bucket, err))
 			goto fail;
 		break;
+	}
 	case JOB_PRUNE_MINUTE:
 		if (prune_range(s, S_PRUNE_MINUTE, after, upto, bucket, err) ||
 		    prune_range(s, S_PRUNE_PACKS, after, upto, bucket, err))

@@ -1229,6 +1229,61 @@ static void test_migration_packs_old_minutes(void **state)
 	free(path);
 }
 
+/* A migrated file with many hours of minute rollups past the raw horizon: packed a
+ * few hours per step (each step a short transaction), all of them, the same values. */
+static void test_migration_packs_in_steps(void **state)
+{
+	char *path = path_in(state, "history.db");
+	store_opts o;
+	store_opts_default(&o);
+	o.max_version = 3;
+	store_close(open_ok(path, &o));
+	/* two devices, 30 hours of minutes from T0; raw pruned before T0 + 30 h */
+	x(path, "INSERT INTO devices(id, host, first_seen, last_ts, last_state) VALUES"
+		" (1, 'm1', 1699999200000, 1700107200000, 1), (2, 'm2', 1699999200000, 1700107200000, 1);"
+		"INSERT INTO meta(key, value) VALUES ('raw_horizon', 1700107200000);"
+		"INSERT INTO rollup_minute(device_id, ts, n, worst, gpu_temp_mc_min, gpu_temp_mc_avg, gpu_temp_mc_max)"
+		" WITH RECURSIVE m(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM m WHERE k < 1799)"
+		" SELECT d.id, 1699999200000 + k * 60000, 6, 1, 50000 + (k % 50) * 100 + d.id * 1000,"
+		" 50050 + (k % 50) * 100 + d.id * 1000, 50100 + (k % 50) * 100 + d.id * 1000"
+		" FROM m, devices d;");
+	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 3600);
+	o.max_version = 0;
+	o.maintain_max_txns = 1;
+	store *s = open_ok(path, &o);
+	char *err = NULL;
+	int rc, steps = 0;
+	int64_t before = 3600;
+	while ((rc = store_maintain(s, T0 + 31 * HOUR_MS, &err)) == 1) {
+		steps++;
+		int64_t left = q(path, "SELECT count(*) FROM rollup_minute");
+		assert_true(before - left <= 2 * 6 * 60); /* at most 6 hours of the 2 devices a step */
+		before = left;
+		assert_true(steps < 100);
+	}
+	assert_int_equal(rc, 0);
+	assert_true(steps >= 5); /* 30 hours, at most 6 a step */
+	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 0);
+	assert_int_equal(q(path, "SELECT count(DISTINCT device_id * 100 + (ts - 1699999200000) / 3600000) FROM minute_packs"),
+			 60);
+	for (int d = 1; d <= 2; d++) {
+		store_row *rows;
+		size_t n;
+		assert_int_equal(store_rows(s, d == 1 ? "m1" : "m2", STORE_RES_MINUTE, T0, T0 + 30 * HOUR_MS, &rows, &n, &err),
+				 0);
+		assert_int_equal(n, 1800);
+		for (size_t k = 0; k < n; k++) {
+			assert_int_equal(rows[k].ts_ms, T0 + (int64_t)k * MIN_MS);
+			assert_int_equal(rows[k].count, 6);
+			double lo = 50.0 + (double)(k % 50) * 0.1 + d;
+			check_value(&rows[k].v[STORE_GPU_TEMP], lo, lo + 0.05, lo + 0.1);
+		}
+		store_rows_free(rows, n);
+	}
+	store_close(s);
+	free(path);
+}
+
 static void test_stats(void **state)
 {
 	char *path = path_in(state, "history.db");
@@ -1297,6 +1352,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stats, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_minute_packs, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_migration_packs_old_minutes, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_migration_packs_in_steps, setup_dir, teardown_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
