@@ -322,12 +322,12 @@ static const char *const migrations[] = {
 	/* 4: minute rollups past the raw retention, an hour of a device per row (the
 	 * raw prune packs them; see minpack.h). Minutes already past it when the file
 	 * is migrated are packed by redoing the last raw prune. */
-	"CREATE TABLE minute_packs(\n"
-	"  device_id INTEGER NOT NULL REFERENCES devices(id),\n"
+	"CREATE TABLE minute_packs(         -- keyed by time first: each hour's packs are appended\n"
 	"  ts INTEGER NOT NULL,             -- the hour's start\n"
+	"  device_id INTEGER NOT NULL REFERENCES devices(id),\n"
 	"  part INTEGER NOT NULL,           -- a pack is cut in parts of at most PACK_PART bytes\n"
 	"  data BLOB NOT NULL,              -- its minute rollups (store/minpack.c), this part\n"
-	"  PRIMARY KEY(device_id, ts, part)\n"
+	"  PRIMARY KEY(ts, device_id, part)\n"
 	") WITHOUT ROWID;\n"
 	"INSERT INTO maint_todo(job, bucket) SELECT 2, value FROM meta WHERE key = 'raw_horizon'\n"
 	"  ON CONFLICT(job, bucket) DO UPDATE SET next_device = 0;\n",
@@ -390,7 +390,8 @@ enum {
 	S_PACK_DEL,
 	S_PACK_PUT,
 	S_PRUNE_PACKS,
-	S_PACKS_HOST,
+	S_HOST_ID,
+	S_PACK_SPAN,
 	S_EVENTS_ALL,
 	S_EVENTS_HOST,
 	S_ALERTS_QUERY,
@@ -452,11 +453,9 @@ static const char *const static_sql[S_COUNT] = {
 	[S_PACK_GET] = "SELECT data FROM minute_packs WHERE device_id = ?1 AND ts = ?2 ORDER BY part",
 	[S_PACK_DEL] = "DELETE FROM minute_packs WHERE device_id = ?1 AND ts = ?2",
 	[S_PACK_PUT] = "INSERT INTO minute_packs(device_id, ts, part, data) VALUES (?1, ?2, ?3, ?4)",
-	[S_PRUNE_PACKS] = "DELETE FROM minute_packs WHERE device_id IN"
-			  " (SELECT id FROM devices WHERE id > ?1 AND id <= ?2) AND ts < ?3",
-	[S_PACKS_HOST] = "SELECT ts, data FROM minute_packs"
-			 " WHERE device_id = (SELECT id FROM devices WHERE host = ?1) AND ts >= ?2 AND ts < ?3"
-			 " ORDER BY ts, part",
+	[S_PRUNE_PACKS] = "DELETE FROM minute_packs WHERE ts < ?1",
+	[S_HOST_ID] = "SELECT id FROM devices WHERE host = ?1",
+	[S_PACK_SPAN] = "SELECT min(ts), max(ts) FROM minute_packs",
 	[S_EVENTS_ALL] = "SELECT * FROM (SELECT e.id, e.ts, d.host, f.name, t.name, r.name, e.detail"
 			 " FROM events e JOIN devices d ON d.id = e.device_id"
 			 " LEFT JOIN states f ON f.code = e.from_state LEFT JOIN states t ON t.code = e.to_state"
@@ -1730,7 +1729,9 @@ fail:
 
 /* A pack is stored in parts of at most this many bytes. A whole pack (1-2 KB)
  * per row leaves a fifth to a half of each 4 KB page empty, as only two or three
- * fit; parts of a few hundred bytes fill pages to within a part. */
+ * fit; parts of a few hundred bytes fill pages to within a part. The table is
+ * keyed by hour first, so an hour's packs are appended at its end (pages filled
+ * in order, not split); a device's are read an hour at a time (one seek each). */
 #define PACK_PART 340
 
 /* Hours of minute rollups a raw-prune step packs at most (for its range of devices). */
@@ -1960,9 +1961,9 @@ static int maint_step(store *s, int64_t now, char **err)
 			goto fail;
 		break;
 	}
-	case JOB_PRUNE_MINUTE:
+	case JOB_PRUNE_MINUTE: /* the packs of every device at once: the oldest hours, first in the table */
 		if (prune_range(s, S_PRUNE_MINUTE, after, upto, bucket, err) ||
-		    prune_range(s, S_PRUNE_PACKS, after, upto, bucket, err))
+		    (after == 0 && prune_table(s, S_PRUNE_PACKS, bucket, err)))
 			goto fail;
 		break;
 	case JOB_PRUNE_HOUR:
@@ -2341,33 +2342,54 @@ static int read_minutes(store *s, const char *host, int64_t from, int64_t to, st
 			size_t *cap, char **err)
 {
 	size_t first = *n;
-	sqlite3_stmt *st = stmt(s, S_PACKS_HOST, err);
+	int64_t dev, lo = 0, hi = -1;
+	bool found;
+	sqlite3_stmt *st = stmt(s, S_HOST_ID, err);
 	if (!st)
 		return -1;
 	bind_text(st, 1, host);
-	sqlite3_bind_int64(st, 2, floor_to(from, HOUR_MS));
-	sqlite3_bind_int64(st, 3, to);
+	if (query_int(s, st, &dev, &found, err, "reading devices"))
+		return -1;
+	if (found) { /* the hours any pack is in (two seeks: the table is keyed by time) */
+		if (!(st = stmt(s, S_PACK_SPAN, err)))
+			return -1;
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			lo = sqlite3_column_int64(st, 0);
+			hi = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW) {
+			set_err(err, "%s: reading minute packs: %s", s->path, sqlite3_errstr(rc));
+			return -1;
+		}
+	}
 	minpack_row *pr = xmalloc(MINPACK_MINUTES * sizeof *pr);
 	struct bytes pack = { 0 };
-	int64_t hour = 0;
-	int rc, bad = 0;
-	for (;;) {
-		rc = sqlite3_step(st);
-		int64_t ts = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		if (pack.len && (rc != SQLITE_ROW || ts != hour)) { /* a whole pack: unpack it */
-			bad = unpack_rows(s, host, hour, &pack, from, to, pr, out, n, cap, err);
-			pack.len = 0;
-		}
-		if (rc != SQLITE_ROW || bad)
+	int rc = SQLITE_DONE, bad = 0;
+	int64_t hour = floor_to(from, HOUR_MS);
+	if (hour < lo)
+		hour = lo;
+	for (; found && hour < to && hour <= hi && !bad; hour += HOUR_MS) {
+		if (!(st = stmt(s, S_PACK_GET, err))) {
+			bad = -1;
 			break;
-		hour = ts;
-		bytes_add(&pack, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		}
+		sqlite3_bind_int64(st, 1, dev);
+		sqlite3_bind_int64(st, 2, hour);
+		pack.len = 0;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			bytes_add(&pack, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			break;
+		if (pack.len)
+			bad = unpack_rows(s, host, hour, &pack, from, to, pr, out, n, cap, err);
 	}
-	sqlite3_reset(st);
 	free(pr);
 	free(pack.p);
 	if (!bad && rc != SQLITE_DONE) {
-		db_err(s, err, "reading minute packs");
+		set_err(err, "%s: reading minute packs: %s", s->path, sqlite3_errstr(rc));
 		bad = -1;
 	}
 	if (bad)
@@ -2652,8 +2674,7 @@ static const struct {
 		     " max((SELECT max(ts) FROM samples WHERE device_id = d.id)) FROM devices d" },
 	{ "rollup_minute", "SELECT min((SELECT min(ts) FROM rollup_minute WHERE device_id = d.id)),"
 			   " max((SELECT max(ts) FROM rollup_minute WHERE device_id = d.id)) FROM devices d" },
-	{ "minute_packs", "SELECT min((SELECT min(ts) FROM minute_packs WHERE device_id = d.id)),"
-			  " max((SELECT max(ts) FROM minute_packs WHERE device_id = d.id)) FROM devices d" },
+	{ "minute_packs", "SELECT min(ts), max(ts) FROM minute_packs" },
 	{ "rollup_hour", "SELECT min((SELECT min(ts) FROM rollup_hour WHERE device_id = d.id)),"
 			 " max((SELECT max(ts) FROM rollup_hour WHERE device_id = d.id)) FROM devices d" },
 	{ "events", "SELECT min(ts), max(ts) FROM events" },
