@@ -41,8 +41,9 @@ static const struct {
  * resolution take 1 to 4 bytes where a REAL takes 8, and a day of samples is
  * mostly these columns. pack_q, pack_qx: the resolution of the packed minute
  * rollups (minute_packs, once an hour's raw samples are gone), in stored units:
- * averages one digit finer than `fleetdeck history` prints them, min and max (which
- * only --json shows) at the printed precision, rounded outwards. */
+ * averages one digit finer than `fleetdeck history` prints them (utilisation and
+ * memory: as printed, the stored resolution), min and max (which only --json shows)
+ * at the printed precision, rounded outwards. */
 static const struct field_store {
 	const char *col;
 	double scale;
