@@ -1,10 +1,12 @@
 /* ssh: the SSH transport's pool: devices and their sessions, the worker
- * threads that connect and run commands, results through a wake-up pipe, jump
- * hosts through sshbastion, and ssh_common_args_jump. */
+ * threads that set sessions up and run commands (TCP connects are sshconn's, on
+ * its own thread, so a dead device holds no worker), results through a wake-up
+ * pipe, jump hosts through sshbastion, and ssh_common_args_jump. */
 #include "poll/ssh.h"
 
 #include "poll/sshbastion.h"
 #include "poll/sshconfig.h"
+#include "poll/sshconn.h"
 #include "poll/sshsess.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
@@ -51,6 +53,10 @@ typedef struct device {
 	/* under the pool's mutex */
 	job *head, *tail;
 	int busy, in_ready, want_keepalive;
+	int connecting;       /* sshconn is connecting it: no worker takes it meanwhile */
+	int conn_fd;          /* a connection made for the next session (sshconn's, or a channel
+	                         through the bastion), its banner waiting; -1 none */
+	double conn_deadline; /* while connecting */
 	int fd;               /* the session's fd while one is open, for sshpool_free */
 	double last_used;
 	struct device *next_ready;
@@ -82,6 +88,7 @@ struct sshpool {
 
 	pthread_mutex_t kh_lock;
 	sshstats stats;
+	sshconn *conn;
 };
 
 static double now_ms(void)
@@ -281,6 +288,8 @@ static void device_free(device *d)
 	free(d->user);
 	free_strv(d->identities, d->n_identities);
 	free(d->known_hosts);
+	if (d->conn_fd >= 0)
+		close(d->conn_fd);
 	free(d);
 }
 
@@ -339,6 +348,7 @@ static device *device_for(sshpool *p, const ssh_target *t, char **err)
 	d->strict = strict_of(p, h.strict);
 	d->bastion = b;
 	d->fd = -1;
+	d->conn_fd = -1;
 	const char *name = t->name ? t->name : t->host;
 	if (d->port == 22)
 		d->label = xasprintf("%s (%s@%s%s%s)", name, d->user, d->host, b ? " via " : "", b ? jump : "");
@@ -364,17 +374,14 @@ static void drop_session(sshpool *p, device *d)
 	stat_add(p, &p->stats.s.sessions_open, -1);
 }
 
+/* A session for d over the connection made for it (directly by sshconn, or a
+ * channel through the bastion). */
 static int connect_device(sshpool *p, device *d, dev_reason *reason, char **err)
 {
-	int fd;
-	if (d->bastion)
-		fd = sshbastion_forward(d->bastion, d->host, d->port, p->o.connect_timeout_ms, reason, err);
-	else
-		fd = sshsess_tcp_connect(d->label, d->host, d->port, p->o.connect_timeout_ms, p->o.keepalive_s,
-					 reason, err);
-	if (fd < 0)
-		return -1;
-	stat_add(p, &p->stats.s.connects, 1);
+	pthread_mutex_lock(&p->m);
+	int fd = d->conn_fd;
+	d->conn_fd = -1;
+	pthread_mutex_unlock(&p->m);
 	sshsess_params pp = {
 		.label = d->label,
 		.host = d->host,
@@ -524,7 +531,11 @@ done:
 	return status;
 }
 
-static void run_job(sshpool *p, device *d, job *j, sshpool_result *r)
+enum { RUN_DONE, RUN_CONNECT };
+
+/* Runs j on d's session, setting one up first. RUN_CONNECT: d needs a connection
+ * first (sshconn's or the bastion's to make, off the workers); j was not run. */
+static int run_job(sshpool *p, device *d, job *j, sshpool_result *r)
 {
 	memset(r, 0, sizeof *r);
 	r->tag = j->tag;
@@ -532,6 +543,16 @@ static void run_job(sshpool *p, device *d, job *j, sshpool_result *r)
 		drop_session(p, d);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		int fresh = 0;
+		if (!d->s) {
+			pthread_mutex_lock(&p->m);
+			int have = d->conn_fd >= 0;
+			pthread_mutex_unlock(&p->m);
+			if (!have) { /* (also after a kept session died: the command was never sent) */
+				free(r->error);
+				r->error = NULL;
+				return RUN_CONNECT;
+			}
+		}
 		if (!d->s) {
 			dev_reason reason = DEV_REASON_NETWORK;
 			char *err = NULL;
@@ -555,6 +576,7 @@ static void run_job(sshpool *p, device *d, job *j, sshpool_result *r)
 	d->last_used = now_ms();
 	pthread_mutex_unlock(&p->m);
 	r->rtt_ms = now_ms() - j->submitted;
+	return RUN_DONE;
 }
 
 static void keepalive(sshpool *p, device *d)
@@ -584,7 +606,7 @@ static void push_result(sshpool *p, result_node *n)
 
 static void make_ready(sshpool *p, device *d)
 {
-	if (d->busy || d->in_ready)
+	if (d->busy || d->in_ready || d->connecting)
 		return;
 	d->in_ready = 1;
 	d->next_ready = NULL;
@@ -594,6 +616,81 @@ static void make_ready(sshpool *p, device *d)
 		p->ready_head = d;
 	p->ready_tail = d;
 	pthread_cond_signal(&p->work_cv);
+}
+
+/* sshconn's answer for d (its thread, or a worker's when the name did not resolve):
+ * a connection for the next session, or a failure that every command queued for
+ * d shares, as each would have met it. */
+static void conn_done(void *ctx, void *tag, int fd, dev_reason reason, char *err)
+{
+	sshpool *p = ctx;
+	device *d = tag;
+	pthread_mutex_lock(&p->m);
+	d->connecting = 0;
+	if (fd >= 0) {
+		stat_add(p, &p->stats.s.connects, 1);
+		d->conn_fd = fd;
+		make_ready(p, d);
+	} else {
+		double now = now_ms();
+		while (d->head) {
+			job *j = d->head;
+			d->head = j->next;
+			result_node *n = xcalloc(1, sizeof *n);
+			n->r.tag = j->tag;
+			n->r.reason = reason;
+			n->r.error = d->head ? xstrdup(err) : err;
+			n->r.rtt_ms = now - j->submitted;
+			push_result(p, n);
+			free(j->command);
+			free(j);
+			if (!d->head)
+				err = NULL;
+		}
+		d->tail = NULL;
+		d->last_used = now;
+		free(err);
+	}
+	pthread_mutex_unlock(&p->m);
+}
+
+/* The bastion's answer for d: a channel to it, whose banner sshconn awaits. */
+static void bastion_done(void *ctx, void *tag, int fd, dev_reason reason, char *err)
+{
+	sshpool *p = ctx;
+	device *d = tag;
+	if (fd < 0) {
+		conn_done(p, d, -1, reason, err);
+		return;
+	}
+	pthread_mutex_lock(&p->m);
+	int stop = p->stop;
+	double left = d->conn_deadline - now_ms();
+	pthread_mutex_unlock(&p->m);
+	if (stop) {
+		close(fd);
+		conn_done(p, d, -1, DEV_REASON_NETWORK, xasprintf("%s: shutting down", d->label));
+		return;
+	}
+	sshconn_await_banner(p->conn, d->label, d->host, d->port, fd, left < 1 ? 1 : (int)left, d);
+}
+
+/* Hands d (busy, with jobs) to whoever makes its connection; the worker lets go of it. */
+static void hand_off(sshpool *p, device *d)
+{
+	pthread_mutex_lock(&p->m);
+	d->connecting = 1;
+	d->busy = 0;
+	d->conn_deadline = now_ms() + p->o.connect_timeout_ms;
+	pthread_mutex_unlock(&p->m);
+	dev_reason reason = DEV_REASON_NETWORK;
+	char *err = NULL;
+	int rc = d->bastion ? sshbastion_forward_async(d->bastion, d->host, d->port, p->o.connect_timeout_ms,
+						       bastion_done, p, d, &reason, &err)
+			    : sshconn_start(p->conn, d->label, d->host, d->port, p->o.connect_timeout_ms, d, &reason,
+					    &err);
+	if (rc < 0)
+		conn_done(p, d, -1, reason, err);
 }
 
 static void *worker_main(void *arg)
@@ -612,6 +709,7 @@ static void *worker_main(void *arg)
 			p->ready_tail = NULL;
 		d->in_ready = 0;
 		d->busy = 1;
+		int handed = 0;
 		while (!p->stop && (d->head || d->want_keepalive)) {
 			job *j = d->head;
 			if (j) {
@@ -620,7 +718,21 @@ static void *worker_main(void *arg)
 					d->tail = NULL;
 				pthread_mutex_unlock(&p->m);
 				result_node *n = xcalloc(1, sizeof *n);
-				run_job(p, d, j, &n->r);
+				if (run_job(p, d, j, &n->r) == RUN_CONNECT) {
+					free(n);
+					/* the connect is sshconn's; the device comes back ready when
+					 * it is made, and this worker moves on */
+					pthread_mutex_lock(&p->m);
+					j->next = d->head;
+					d->head = j;
+					if (!d->tail)
+						d->tail = j;
+					pthread_mutex_unlock(&p->m);
+					hand_off(p, d);
+					pthread_mutex_lock(&p->m);
+					handed = 1;
+					break;
+				}
 				free(j->command);
 				free(j);
 				pthread_mutex_lock(&p->m);
@@ -632,7 +744,8 @@ static void *worker_main(void *arg)
 				pthread_mutex_lock(&p->m);
 			}
 		}
-		d->busy = 0;
+		if (!handed)
+			d->busy = 0;
 	}
 	pthread_mutex_unlock(&p->m);
 	return NULL;
@@ -721,6 +834,9 @@ sshpool *sshpool_new(const sshpool_opts *o, char **err)
 		fcntl(p->wake[i], F_SETFL, O_NONBLOCK);
 		fcntl(p->wake[i], F_SETFD, FD_CLOEXEC);
 	}
+	p->conn = sshconn_new(p->o.keepalive_s, conn_done, p, err);
+	if (!p->conn)
+		goto fail;
 	p->workers = xcalloc((size_t)p->o.threads, sizeof *p->workers);
 	for (int i = 0; i < p->o.threads; i++) {
 		if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
@@ -767,6 +883,15 @@ void sshpool_free(sshpool *p)
 	if (p->hk_started)
 		pthread_join(p->hk, NULL);
 	free(p->workers);
+	/* later hops first: they may run through earlier ones; a connect they still
+	 * answer finds the pool stopping */
+	for (size_t i = p->n_bastion_keys; i-- > 0;) {
+		sshbastion_free(strmap_get(p->bastions, p->bastion_keys[i]));
+		free(p->bastion_keys[i]);
+	}
+	free(p->bastion_keys);
+	strmap_free(p->bastions);
+	sshconn_free(p->conn); /* connects under way are dropped; their devices are freed below */
 	if (p->devices) {
 		size_t it = 0;
 		const char *k;
@@ -779,13 +904,6 @@ void sshpool_free(sshpool *p)
 		}
 		strmap_free(p->devices);
 	}
-	/* later hops first: they may run through earlier ones */
-	for (size_t i = p->n_bastion_keys; i-- > 0;) {
-		sshbastion_free(strmap_get(p->bastions, p->bastion_keys[i]));
-		free(p->bastion_keys[i]);
-	}
-	free(p->bastion_keys);
-	strmap_free(p->bastions);
 	while (p->res_head) {
 		result_node *n = p->res_head;
 		p->res_head = n->next;

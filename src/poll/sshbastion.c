@@ -29,6 +29,9 @@ typedef struct fwd_req {
 	int ok;
 	dev_reason reason;
 	char *err;
+	sshbastion_done_fn cb; /* asynchronous: called when it ends, with the caller's end */
+	void *cb_ctx, *cb_tag;
+	int caller_fd;
 } fwd_req;
 
 typedef struct chan {
@@ -101,6 +104,24 @@ static void complete(sshbastion *b, fwd_req *r, int ok, dev_reason reason, char 
 	if (!ok && r->fd >= 0) {
 		close(r->fd);
 		r->fd = -1;
+	}
+	if (r->cb) {
+		if (ok)
+			r->fd = -1; /* the channel owns it */
+		int fd = r->caller_fd;
+		if (!ok) {
+			close(fd);
+			fd = -1;
+			if (!err)
+				err = xasprintf("%s: cannot reach %s port %d", b->label, r->host, r->port);
+		}
+		sshbastion_done_fn cb = r->cb;
+		void *ctx = r->cb_ctx, *tag = r->cb_tag;
+		req_free(r);
+		cb(ctx, tag, fd, ok ? DEV_REASON_NONE : reason, ok ? NULL : err);
+		if (ok)
+			free(err);
+		return;
 	}
 	pthread_mutex_lock(&b->m);
 	if (r->abandoned) {
@@ -624,6 +645,38 @@ void sshbastion_free(sshbastion *b)
 	pthread_mutex_destroy(&b->m);
 	pthread_cond_destroy(&b->cv);
 	free(b);
+}
+
+int sshbastion_forward_async(sshbastion *b, const char *host, int port, int timeout_ms, sshbastion_done_fn done,
+			     void *ctx, void *tag, dev_reason *reason, char **err)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		*reason = DEV_REASON_NETWORK;
+		*err = xasprintf("%s: cannot make a socketpair: %s", b->label, strerror(errno));
+		return -1;
+	}
+	fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	fwd_req *r = xcalloc(1, sizeof *r);
+	r->host = xstrdup(host);
+	r->port = port;
+	r->fd = sv[1];
+	r->caller_fd = sv[0];
+	r->deadline = now_ms() + timeout_ms;
+	r->cb = done;
+	r->cb_ctx = ctx;
+	r->cb_tag = tag;
+	pthread_mutex_lock(&b->m);
+	if (b->q_tail)
+		b->q_tail->next = r;
+	else
+		b->q_head = r;
+	b->q_tail = r;
+	pthread_mutex_unlock(&b->m);
+	if (write(b->ctl[1], "r", 1) < 0) {
+		/* full pipe: the thread is awake already */
+	}
+	return 0;
 }
 
 int sshbastion_forward(sshbastion *b, const char *host, int port, int timeout_ms, dev_reason *reason, char **err)

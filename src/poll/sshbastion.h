@@ -47,4 +47,14 @@ void sshbastion_free(sshbastion *b);
  * or -1 with *reason and *err (caller frees). Any thread. */
 int sshbastion_forward(sshbastion *b, const char *host, int port, int timeout_ms, dev_reason *reason, char **err);
 
+/* The same without waiting: done(ctx, tag, fd, ...) is called once on the
+ * bastion's thread (possibly before this returns; so the caller must be ready for
+ * it first) with the stream's fd (the callee owns it), or fd -1 with reason and
+ * err (the callee frees it): within timeout_ms of the request once the bastion
+ * session is up. Returns -1 with *reason and *err (done is not called) only if
+ * the request cannot be made. */
+typedef void (*sshbastion_done_fn)(void *ctx, void *tag, int fd, dev_reason reason, char *err);
+int sshbastion_forward_async(sshbastion *b, const char *host, int port, int timeout_ms, sshbastion_done_fn done,
+			     void *ctx, void *tag, dev_reason *reason, char **err);
+
 #endif

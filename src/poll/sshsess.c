@@ -32,7 +32,7 @@ static void fail(dev_reason *reason, char **err, dev_reason r, char *msg)
 	*err = msg;
 }
 
-static dev_reason errno_reason(int e)
+dev_reason sshsess_errno_reason(int e)
 {
 	switch (e) {
 	case ECONNREFUSED: return DEV_REASON_REFUSED;
@@ -43,7 +43,7 @@ static dev_reason errno_reason(int e)
 	}
 }
 
-static void set_keepalive(int fd, int keepalive_s)
+void sshsess_set_keepalive(int fd, int keepalive_s)
 {
 	if (keepalive_s <= 0)
 		return;
@@ -85,7 +85,7 @@ int sshsess_tcp_connect(const char *label, const char *host, int port, int timeo
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
 			freeaddrinfo(res);
-			set_keepalive(fd, keepalive_s);
+			sshsess_set_keepalive(fd, keepalive_s);
 			return fd;
 		}
 		if (errno != EINPROGRESS) {
@@ -113,7 +113,7 @@ int sshsess_tcp_connect(const char *label, const char *host, int port, int timeo
 			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 			if (soerr == 0) {
 				freeaddrinfo(res);
-				set_keepalive(fd, keepalive_s);
+				sshsess_set_keepalive(fd, keepalive_s);
 				return fd;
 			}
 			last_errno = soerr;
@@ -128,7 +128,7 @@ int sshsess_tcp_connect(const char *label, const char *host, int port, int timeo
 		fail(reason, err, DEV_REASON_TIMEOUT,
 		     xasprintf("%s: connecting to %s port %d timed out after %d ms", label, host, port, timeout_ms));
 	} else {
-		fail(reason, err, errno_reason(last_errno),
+		fail(reason, err, sshsess_errno_reason(last_errno),
 		     xasprintf("%s: cannot connect to %s port %d: %s", label, host, port, strerror(last_errno)));
 	}
 	return -1;

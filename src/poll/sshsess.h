@@ -30,6 +30,11 @@ typedef struct sshsess_params {
 int sshsess_tcp_connect(const char *label, const char *host, int port, int timeout_ms, int keepalive_s,
 			dev_reason *reason, char **err);
 
+/* TCP keepalive every keepalive_s seconds (3 probes); <= 0: none. */
+void sshsess_set_keepalive(int fd, int keepalive_s);
+/* The reason a connect failed with errno e: REFUSED, TIMEOUT, RESET or NETWORK. */
+dev_reason sshsess_errno_reason(int e);
+
 /* Takes fd (closed on failure, else owned by the session) and returns an
  * authenticated blocking session, or NULL with *reason and *err. */
 ssh_session sshsess_open(const sshsess_params *pp, int fd, dev_reason *reason, char **err);

@@ -48,20 +48,52 @@ sshfwd *transport_env_fwd(const transport_env *env, char **err)
 	return *env->fwd;
 }
 
-/* What a fetch was, to turn the command's output into the endpoint's answer. */
+/* What a fetch was, to turn the command's output into the endpoint's answer; the
+ * ones under way are listed, so that closing frees those whose answer never came
+ * (the poller stopped mid-cycle). */
 struct fetch {
 	void *tag;
 	poll_ep ep;
+	struct fetch *prev, *next;
 };
+
+struct sshtr {
+	sshpool *pool; /* the poller's: it also carries jump-host tunnels */
+	struct fetch *out;
+};
+
+static void unlink_fetch(struct sshtr *t, struct fetch *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		t->out = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+}
 
 static void *ssh_open(const transport_env *env, char **err)
 {
-	return transport_env_ssh(env, err);
+	sshpool *pool = transport_env_ssh(env, err);
+	if (!pool)
+		return NULL;
+	struct sshtr *t = xcalloc(1, sizeof *t);
+	t->pool = pool;
+	return t;
 }
 
-static void ssh_close(void *t)
+/* The pool outlives this (the poller frees it); answers still coming are dropped with it. */
+static void ssh_close(void *tp)
 {
-	(void)t; /* the poller owns the pool: it also carries jump-host tunnels */
+	struct sshtr *t = tp;
+	if (!t)
+		return;
+	while (t->out) {
+		struct fetch *f = t->out;
+		t->out = f->next;
+		free(f);
+	}
+	free(t);
 }
 
 /* curl, else wget, for the device's own HTTP endpoint; its output capped on the device */
@@ -99,28 +131,34 @@ static char *ssh_describe(const transport_env *env, const transport_target *tg, 
 	return s;
 }
 
-static int ssh_start(void *t, const transport_env *env, const transport_target *tg, poll_ep ep, int timeout_ms,
+static int ssh_start(void *tp, const transport_env *env, const transport_target *tg, poll_ep ep, int timeout_ms,
 		     void *tag, char **err)
 {
-	sshpool *pool = t;
+	struct sshtr *t = tp;
 	char *cmd = remote_command(env, tg, ep, timeout_ms, err);
 	if (!cmd)
 		return -1;
-	struct fetch *f = xmalloc(sizeof *f);
+	struct fetch *f = xcalloc(1, sizeof *f);
 	f->tag = tag;
 	f->ep = ep;
 	ssh_target st;
 	transport_ssh_target(tg, &st);
-	int rc = sshpool_exec(pool, &st, cmd, f, err);
+	int rc = sshpool_exec(t->pool, &st, cmd, f, err);
 	free(cmd);
-	if (rc)
+	if (rc) {
 		free(f);
-	return rc;
+		return rc;
+	}
+	f->next = t->out;
+	if (t->out)
+		t->out->prev = f;
+	t->out = f;
+	return 0;
 }
 
-static int ssh_wake_fd(void *t)
+static int ssh_wake_fd(void *tp)
 {
-	return sshpool_wake_fd(t);
+	return sshpool_wake_fd(((struct sshtr *)tp)->pool);
 }
 
 /* The status script's answer as the agent API's /status body. */
@@ -138,13 +176,15 @@ static char *status_body(const dev_status *st, size_t *len)
 	return s;
 }
 
-static int ssh_next(void *t, const transport_env *env, transport_result *r)
+static int ssh_next(void *tp, const transport_env *env, transport_result *r)
 {
 	(void)env;
+	struct sshtr *t = tp;
 	sshpool_result sr;
-	if (!sshpool_result_next(t, &sr))
+	if (!sshpool_result_next(t->pool, &sr))
 		return 0;
 	struct fetch *f = sr.tag;
+	unlink_fetch(t, f);
 	*r = (transport_result){ .tag = f->tag, .rtt_ms = sr.rtt_ms };
 	if (!sr.ran) {
 		r->reason = sr.reason ? sr.reason : DEV_REASON_NETWORK;

@@ -1,5 +1,6 @@
 /* store: the history database: schema and migrations, the per-cycle write, rollups and pruning, queries. */
 #include "store/store.h"
+#include "store/minpack.h"
 #include "util/strmap.h"
 #include "util/xalloc.h"
 
@@ -38,22 +39,28 @@ static const struct {
 /* How each field is stored: the column stem (rollups add _min, _avg, _max) and the
  * factor from the dev_status unit to the stored integer. Integers of a fixed
  * resolution take 1 to 4 bytes where a REAL takes 8, and a day of samples is
- * mostly these columns. */
+ * mostly these columns. pack_q, pack_qx: the resolution of the packed minute
+ * rollups (minute_packs, once an hour's raw samples are gone), in stored units:
+ * averages one digit finer than `fleetdeck history` prints them (utilisation and
+ * memory: as printed, the stored resolution), min and max (which only --json shows)
+ * at the printed precision, rounded outwards. */
 static const struct field_store {
 	const char *col;
 	double scale;
 	const char *alias;
+	int64_t pack_q, pack_qx;
 } field_store[STORE_NFIELDS] = {
-	[STORE_RTT] = { "rtt_us", 1e3, "rtt" },
-	[STORE_GPU_TEMP] = { "gpu_temp_mc", 1e3, NULL },
-	[STORE_GPU_UTIL] = { "gpu_util_permille", 10.0, NULL },
-	[STORE_GPU_MEM] = { "gpu_mem_mib", 1.0 / 1048576.0, "gpu_mem" },
-	[STORE_POWER] = { "power_mw", 1e3, "power" },
-	[STORE_LATENCY_P95] = { "latency_p95_us", 1e3, "latency_p95" },
-	[STORE_ERROR_RATE] = { "error_rate_ppm", 1e6, NULL },
-	[STORE_DRIFT] = { "drift_ppm", 1e6, "drift" },
-	[STORE_UPTIME] = { "uptime_s", 3600.0, "uptime" },
+	[STORE_RTT] = { "rtt_us", 1e3, "rtt", 10, 100 },                         /* 0.01 ms, 0.1 ms */
+	[STORE_GPU_TEMP] = { "gpu_temp_mc", 1e3, NULL, 10, 100 },                /* 0.01 °C, 0.1 °C */
+	[STORE_GPU_UTIL] = { "gpu_util_permille", 10.0, NULL, 1, 1 },            /* 0.1 % */
+	[STORE_GPU_MEM] = { "gpu_mem_mib", 1.0 / 1048576.0, "gpu_mem", 1, 1 },   /* 1 MiB */
+	[STORE_POWER] = { "power_mw", 1e3, "power", 1, 10 },                     /* 1 mW, 10 mW */
+	[STORE_LATENCY_P95] = { "latency_p95_us", 1e3, "latency_p95", 10, 100 }, /* 0.01 ms, 0.1 ms */
+	[STORE_ERROR_RATE] = { "error_rate_ppm", 1e6, NULL, 10, 100 },           /* 1e-5, 1e-4 */
+	[STORE_DRIFT] = { "drift_ppm", 1e6, "drift", 100, 1000 },                /* 1e-4, 1e-3 */
+	[STORE_UPTIME] = { "uptime_s", 3600.0, "uptime", 36, 360 },              /* 0.01 h, 0.1 h */
 };
+_Static_assert((int)STORE_NFIELDS <= (int)MINPACK_MAX_FIELDS, "minpack holds at most MINPACK_MAX_FIELDS fields");
 
 const char *store_field_name(store_field f)
 {
@@ -349,6 +356,18 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;\n"
 	"CREATE INDEX drift_samples_ts ON drift_samples(ts);\n",
 	/* 5 */ MIGRATION_CANARY_AUDIT,
+	/* 6: minute rollups past the raw retention, an hour of a device per row (the
+	 * raw prune packs them; see minpack.h). Minutes already past it when the file
+	 * is migrated are packed by redoing the last raw prune. */
+	"CREATE TABLE minute_packs(         -- keyed by time first: each hour's packs are appended\n"
+	"  ts INTEGER NOT NULL,             -- the hour's start\n"
+	"  device_id INTEGER NOT NULL REFERENCES devices(id),\n"
+	"  part INTEGER NOT NULL,           -- a pack is cut in parts of at most PACK_PART bytes\n"
+	"  data BLOB NOT NULL,              -- its minute rollups (store/minpack.c), this part\n"
+	"  PRIMARY KEY(ts, device_id, part)\n"
+	") WITHOUT ROWID;\n"
+	"INSERT INTO maint_todo(job, bucket) SELECT 2, value FROM meta WHERE key = 'raw_horizon'\n"
+	"  ON CONFLICT(job, bucket) DO UPDATE SET next_device = 0;\n",
 };
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof *migrations))
 
@@ -402,8 +421,14 @@ enum {
 	S_ROWS_RAW,
 	S_ROWS_MINUTE,
 	S_ROWS_HOUR,
-	S_LAST_ROLLUP_MINUTE,
-	S_LAST_ROLLUP_HOUR,
+	S_PACK_SRC,
+	S_PACK_OLDEST,
+	S_PACK_GET,
+	S_PACK_DEL,
+	S_PACK_PUT,
+	S_PRUNE_PACKS,
+	S_HOST_ID,
+	S_PACK_SPAN,
 	S_EVENTS_ALL,
 	S_EVENTS_HOST,
 	S_ALERTS_QUERY,
@@ -460,10 +485,14 @@ static const char *const static_sql[S_COUNT] = {
 	[S_ALERT_RESOLVE] = "UPDATE alerts SET resolved_at = ?2 WHERE id = ?1",
 	[S_AUDIT_INSERT] = "INSERT INTO audit(ts, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[S_HOST_KNOWN] = "SELECT 1 FROM devices WHERE host = ?1",
-	[S_LAST_ROLLUP_MINUTE] = "SELECT max(ts) FROM rollup_minute"
-				 " WHERE device_id = (SELECT id FROM devices WHERE host = ?1) AND ts < ?2",
-	[S_LAST_ROLLUP_HOUR] = "SELECT max(ts) FROM rollup_hour"
-			       " WHERE device_id = (SELECT id FROM devices WHERE host = ?1) AND ts < ?2",
+	[S_PACK_OLDEST] = "SELECT min((SELECT min(ts) FROM rollup_minute WHERE device_id = d.id AND ts < ?3))"
+			  " FROM devices d WHERE d.id > ?1 AND d.id <= ?2",
+	[S_PACK_GET] = "SELECT data FROM minute_packs WHERE device_id = ?1 AND ts = ?2 ORDER BY part",
+	[S_PACK_DEL] = "DELETE FROM minute_packs WHERE device_id = ?1 AND ts = ?2",
+	[S_PACK_PUT] = "INSERT INTO minute_packs(device_id, ts, part, data) VALUES (?1, ?2, ?3, ?4)",
+	[S_PRUNE_PACKS] = "DELETE FROM minute_packs WHERE ts < ?1",
+	[S_HOST_ID] = "SELECT id FROM devices WHERE host = ?1",
+	[S_PACK_SPAN] = "SELECT min(ts), max(ts) FROM minute_packs",
 	[S_EVENTS_ALL] = "SELECT * FROM (SELECT e.id, e.ts, d.host, f.name, t.name, r.name, e.detail"
 			 " FROM events e JOIN devices d ON d.id = e.device_id"
 			 " LEFT JOIN states f ON f.code = e.from_state LEFT JOIN states t ON t.code = e.to_state"
@@ -837,6 +866,23 @@ static char *build_rows(const char *table)
 	return b;
 }
 
+/* Minute rollups of devices (?1, ?2] before ?3, to pack: device, ts, n, worst,
+ * then min, avg, max of each field. */
+static char *build_pack_src(void)
+{
+	char *b = NULL;
+	size_t len = 0, cap = 0;
+	append(&b, &len, &cap, "SELECT device_id, ts, n, worst");
+	for (int f = 0; f < STORE_NFIELDS; f++) {
+		const char *c = field_store[f].col;
+		append(&b, &len, &cap, ", %s_min, %s_avg, %s_max", c, c, c);
+	}
+	append(&b, &len, &cap,
+	       " FROM rollup_minute WHERE device_id IN (SELECT id FROM devices WHERE id > ?1 AND id <= ?2)"
+	       " AND ts < ?3 ORDER BY device_id, ts");
+	return b;
+}
+
 /* ---- Opening ---- */
 
 void store_opts_default(store_opts *o)
@@ -872,6 +918,11 @@ const char *store_path(const store *s)
 const char *store_warning(const store *s)
 {
 	return s->warning;
+}
+
+int store_schema_latest(void)
+{
+	return LATEST_VERSION;
 }
 
 int store_schema_version(const store *s)
@@ -1294,6 +1345,7 @@ store *store_open_opts(const char *path, const store_opts *o, char **err)
 	s->dyn_sql[S_ROWS_RAW] = build_rows("samples");
 	s->dyn_sql[S_ROWS_MINUTE] = build_rows("rollup_minute");
 	s->dyn_sql[S_ROWS_HOUR] = build_rows("rollup_hour");
+	s->dyn_sql[S_PACK_SRC] = build_pack_src();
 	if (data_version(s, &s->data_version, err) || devs_load(s, err))
 		goto fail;
 	return s;
@@ -1711,6 +1763,179 @@ fail:
 	return -1;
 }
 
+/* ---- Packing minute rollups ----
+ * When an hour's raw samples are pruned its minutes can no longer change (a
+ * sample older than the raw horizon is dropped), so the raw prune packs each
+ * device's minute rollups of the hour into one minute_packs row and deletes
+ * them from rollup_minute. A pack already there (a prune redone) is merged. */
+
+/* A pack is stored in parts of at most this many bytes. A whole pack (1-2 KB)
+ * per row leaves a fifth to a half of each 4 KB page empty, as only two or three
+ * fit; parts of a few hundred bytes fill pages to within a part. The table is
+ * keyed by hour first, so an hour's packs are appended at its end (pages filled
+ * in order, not split); a device's are read an hour at a time (one seek each). */
+#define PACK_PART 340
+
+/* Hours of minute rollups a raw-prune step packs at most (for its range of devices). */
+#define PACK_HOURS_PER_STEP 6
+
+struct bytes {
+	unsigned char *p;
+	size_t len, cap;
+};
+
+static void bytes_add(struct bytes *b, const void *d, size_t n)
+{
+	if (!n)
+		return;
+	b->p = xgrow(b->p, &b->cap, b->len + n, 1);
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+}
+
+/* Writes the pack of dev's hour: rows (minutes increasing) over what is packed. */
+static int pack_flush(store *s, int64_t dev, int64_t hour, const minpack_row *rows, size_t n, minpack_row *tmp,
+		      char **err)
+{
+	size_t nh = 0;
+	minpack_row *have = tmp, *merged = tmp + MINPACK_MINUTES;
+	sqlite3_stmt *st = stmt(s, S_PACK_GET, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, dev);
+	sqlite3_bind_int64(st, 2, hour);
+	struct bytes old = { 0 };
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		bytes_add(&old, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(old.p);
+		set_err(err, "%s: reading minute packs: %s", s->path, sqlite3_errstr(rc));
+		return -1;
+	}
+	if (old.len && minpack_decode(old.p, old.len, STORE_NFIELDS, have, &nh))
+		nh = 0; /* damaged: replaced by what the rollups say */
+	free(old.p);
+	size_t i = 0, j = 0, m = 0;
+	while (i < nh || j < n) {
+		if (j >= n || (i < nh && have[i].minute < rows[j].minute)) {
+			merged[m++] = have[i++];
+		} else {
+			if (i < nh && have[i].minute == rows[j].minute)
+				i++;
+			merged[m++] = rows[j++];
+		}
+	}
+	int64_t q[STORE_NFIELDS], qx[STORE_NFIELDS];
+	for (int f = 0; f < STORE_NFIELDS; f++)
+		q[f] = field_store[f].pack_q, qx[f] = field_store[f].pack_qx;
+	size_t len = 0;
+	unsigned char *blob = minpack_encode(merged, m, STORE_NFIELDS, q, qx, &len);
+	if (!blob) {
+		set_err(err, "%s: the minute rollups of device %" PRId64 " at %" PRId64 " cannot be packed", s->path, dev,
+			hour);
+		return -1;
+	}
+	int bad = 0;
+	if (!(st = stmt(s, S_PACK_DEL, err)))
+		bad = -1;
+	else {
+		sqlite3_bind_int64(st, 1, dev);
+		sqlite3_bind_int64(st, 2, hour);
+		bad = run(s, st, err, "writing minute packs");
+	}
+	size_t nparts = (len + PACK_PART - 1) / PACK_PART, size = (len + nparts - 1) / nparts;
+	for (size_t k = 0, at = 0; !bad && k < nparts; k++, at += size) {
+		if (!(st = stmt(s, S_PACK_PUT, err))) {
+			bad = -1;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, dev);
+		sqlite3_bind_int64(st, 2, hour);
+		sqlite3_bind_int64(st, 3, (int64_t)k);
+		sqlite3_bind_blob(st, 4, blob + at, (int)(len - at < size ? len - at : size), SQLITE_STATIC);
+		bad = run(s, st, err, "writing minute packs");
+	}
+	free(blob);
+	return bad;
+}
+
+/* One rollup_minute row as a pack row, made consistent (min <= avg <= max, whatever
+ * an older or damaged file holds). */
+static void pack_row(sqlite3_stmt *st, int minute, minpack_row *r)
+{
+	memset(r, 0, sizeof *r);
+	r->minute = minute;
+	r->n = sqlite3_column_int64(st, 2);
+	if (r->n < 0)
+		r->n = 0;
+	r->worst = sqlite3_column_int64(st, 3);
+	if (r->worst < 0 || r->worst > 255)
+		r->worst = 255; /* no such state: read back as unknown */
+	for (int f = 0; f < STORE_NFIELDS; f++) {
+		int c = 4 + 3 * f;
+		if (sqlite3_column_type(st, c + 1) == SQLITE_NULL)
+			continue;
+		int64_t a = sqlite3_column_int64(st, c + 1);
+		int64_t lo = sqlite3_column_type(st, c) == SQLITE_NULL ? a : sqlite3_column_int64(st, c);
+		int64_t hi = sqlite3_column_type(st, c + 2) == SQLITE_NULL ? a : sqlite3_column_int64(st, c + 2);
+		const int64_t lim = INT64_C(1) << 59;
+		a = a > lim ? lim : a < -lim ? -lim : a;
+		lo = lo > a ? a : lo < -lim ? -lim : lo;
+		hi = hi < a ? a : hi > lim ? lim : hi;
+		r->min[f] = lo, r->avg[f] = a, r->max[f] = hi;
+		r->have |= 1u << f;
+	}
+}
+
+/* Packs the minute rollups of devices (after, upto] before `before` (hour-aligned). */
+static int pack_minutes(store *s, int64_t after, int64_t upto, int64_t before, char **err)
+{
+	sqlite3_stmt *src = stmt(s, S_PACK_SRC, err);
+	if (!src)
+		return -1;
+	sqlite3_bind_int64(src, 1, after);
+	sqlite3_bind_int64(src, 2, upto);
+	sqlite3_bind_int64(src, 3, before);
+	minpack_row *rows = xmalloc(3 * MINPACK_MINUTES * sizeof *rows), *tmp = rows + MINPACK_MINUTES;
+	size_t n = 0;
+	int64_t dev = 0, hour = 0;
+	int rc, bad = 0;
+	while (!bad && (rc = sqlite3_step(src)) == SQLITE_ROW) {
+		int64_t d = sqlite3_column_int64(src, 0), ts = sqlite3_column_int64(src, 1), h = floor_to(ts, HOUR_MS);
+		if (n && (d != dev || h != hour)) {
+			bad = pack_flush(s, dev, hour, rows, n, tmp, err);
+			n = 0;
+		}
+		dev = d, hour = h;
+		int minute = (int)((ts - h) / MINUTE_MS);
+		if (n && rows[n - 1].minute == minute)
+			continue; /* not minute-aligned: one row per minute */
+		pack_row(src, minute, &rows[n++]);
+	}
+	sqlite3_reset(src);
+	if (!bad && rc != SQLITE_DONE) {
+		set_err(err, "%s: reading minute rollups: %s", s->path, sqlite3_errstr(rc));
+		bad = -1;
+	}
+	if (!bad && n)
+		bad = pack_flush(s, dev, hour, rows, n, tmp, err);
+	free(rows);
+	return bad ? -1 : 0;
+}
+
+static int prune_range(store *s, int id, int64_t after, int64_t upto, int64_t before, char **err)
+{
+	sqlite3_stmt *st = stmt(s, id, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, after);
+	sqlite3_bind_int64(st, 2, upto);
+	sqlite3_bind_int64(st, 3, before);
+	return run(s, st, err, "pruning");
+}
+
 /* One step, in one transaction: the oldest due job, for the next range of
  * devices. The job row is read under the write lock and updated in the same
  * transaction as the work, so a step is done exactly once even if two
@@ -1756,16 +1981,35 @@ static int maint_step(store *s, int64_t now, char **err)
 		if (run(s, st, err, "rolling up"))
 			goto fail;
 		break;
-	case JOB_PRUNE_RAW:
-	case JOB_PRUNE_MINUTE:
-	case JOB_PRUNE_HOUR:
-		if (!(st = stmt(s, job == JOB_PRUNE_RAW ? S_PRUNE_RAW : job == JOB_PRUNE_MINUTE ? S_PRUNE_MINUTE : S_PRUNE_HOUR,
-				err)))
+	case JOB_PRUNE_RAW: { /* the minutes' last chance to change: pack them first */
+		/* a few hours a step: the hourly prune has one, a file migrated from
+		 * schema 3 up to 12 days, too many for one short transaction */
+		int64_t oldest, limit = bucket;
+		if (!(st = stmt(s, S_PACK_OLDEST, err)))
 			goto fail;
 		sqlite3_bind_int64(st, 1, after);
 		sqlite3_bind_int64(st, 2, upto);
 		sqlite3_bind_int64(st, 3, bucket);
-		if (run(s, st, err, "pruning"))
+		if (query_int(s, st, &oldest, &found, err, "reading minute rollups"))
+			goto fail;
+		bool more = found && floor_to(oldest, HOUR_MS) + PACK_HOURS_PER_STEP * HOUR_MS < bucket;
+		if (more)
+			limit = floor_to(oldest, HOUR_MS) + PACK_HOURS_PER_STEP * HOUR_MS;
+		if (pack_minutes(s, after, upto, limit, err) || prune_range(s, S_PRUNE_MINUTE, after, upto, limit, err))
+			goto fail;
+		if (more)
+			upto = after; /* the same devices again, from where this step stopped */
+		else if (prune_range(s, S_PRUNE_RAW, after, upto, bucket, err))
+			goto fail;
+		break;
+	}
+	case JOB_PRUNE_MINUTE: /* the packs of every device at once: the oldest hours, first in the table */
+		if (prune_range(s, S_PRUNE_MINUTE, after, upto, bucket, err) ||
+		    (after == 0 && prune_table(s, S_PRUNE_PACKS, bucket, err)))
+			goto fail;
+		break;
+	case JOB_PRUNE_HOUR:
+		if (prune_range(s, S_PRUNE_HOUR, after, upto, bucket, err))
 			goto fail;
 		break;
 	default: /* written by a newer fleetdeck? leave it to that one */
@@ -2193,6 +2437,129 @@ static int read_rows(store *s, int id, const char *host, int64_t from, int64_t t
 	return 0;
 }
 
+static dev_state state_of_code(const store *s, int64_t code)
+{
+	for (int k = 0; k < DEV_STATE_COUNT; k++)
+		if (s->state_code[k] >= 0 && s->state_code[k] == code)
+			return (dev_state)k;
+	return DEV_STATE_COUNT;
+}
+
+/* Appends the minutes in [from, to) of host's pack of the hour from `hour`. */
+static int unpack_rows(store *s, const char *host, int64_t hour, const struct bytes *pack, int64_t from, int64_t to,
+		       minpack_row *pr, store_row **out, size_t *n, size_t *cap, char **err)
+{
+	size_t np;
+	if (minpack_decode(pack->p, pack->len, STORE_NFIELDS, pr, &np)) {
+		set_err(err, "%s: the packed minute rollups of %s for the hour from %" PRId64 " ms are damaged", s->path,
+			host, hour);
+		return -1;
+	}
+	for (size_t i = 0; i < np; i++) {
+		int64_t ts = hour + pr[i].minute * MINUTE_MS;
+		if (ts < from || ts >= to)
+			continue;
+		*out = xgrow(*out, cap, *n + 1, sizeof **out);
+		store_row *r = &(*out)[(*n)++];
+		memset(r, 0, sizeof *r);
+		r->ts_ms = ts;
+		r->count = pr[i].n;
+		r->state = state_of_code(s, pr[i].worst);
+		r->reason = DEV_REASON_NONE;
+		for (int f = 0; f < STORE_NFIELDS; f++) {
+			if (!(pr[i].have & (1u << f)))
+				continue;
+			double k = field_store[f].scale;
+			r->v[f].have = true;
+			r->v[f].min = (double)pr[i].min[f] / k;
+			r->v[f].avg = (double)pr[i].avg[f] / k;
+			r->v[f].max = (double)pr[i].max[f] / k;
+		}
+	}
+	return 0;
+}
+
+/* host's minute rollups in [from, to), oldest first: the packed hours and the rows
+ * not packed yet (a minute in both: the row, which is newer). Appended to *out. */
+static int read_minutes(store *s, const char *host, int64_t from, int64_t to, store_row **out, size_t *n,
+			size_t *cap, char **err)
+{
+	size_t first = *n;
+	int64_t dev, lo = 0, hi = -1;
+	bool found;
+	sqlite3_stmt *st = stmt(s, S_HOST_ID, err);
+	if (!st)
+		return -1;
+	bind_text(st, 1, host);
+	if (query_int(s, st, &dev, &found, err, "reading devices"))
+		return -1;
+	if (found) { /* the hours any pack is in (two seeks: the table is keyed by time) */
+		if (!(st = stmt(s, S_PACK_SPAN, err)))
+			return -1;
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+			lo = sqlite3_column_int64(st, 0);
+			hi = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW) {
+			set_err(err, "%s: reading minute packs: %s", s->path, sqlite3_errstr(rc));
+			return -1;
+		}
+	}
+	minpack_row *pr = xmalloc(MINPACK_MINUTES * sizeof *pr);
+	struct bytes pack = { 0 };
+	int rc = SQLITE_DONE, bad = 0;
+	int64_t hour = floor_to(from, HOUR_MS);
+	if (hour < lo)
+		hour = lo;
+	for (; found && hour < to && hour <= hi && !bad; hour += HOUR_MS) {
+		if (!(st = stmt(s, S_PACK_GET, err))) {
+			bad = -1;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, dev);
+		sqlite3_bind_int64(st, 2, hour);
+		pack.len = 0;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			bytes_add(&pack, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			break;
+		if (pack.len)
+			bad = unpack_rows(s, host, hour, &pack, from, to, pr, out, n, cap, err);
+	}
+	free(pr);
+	free(pack.p);
+	if (!bad && rc != SQLITE_DONE) {
+		set_err(err, "%s: reading minute packs: %s", s->path, sqlite3_errstr(rc));
+		bad = -1;
+	}
+	if (bad)
+		return -1;
+	size_t mid = *n;
+	if (read_rows(s, S_ROWS_MINUTE, host, from, to, out, n, cap, err))
+		return -1;
+	if (mid == first || mid == *n)
+		return 0; /* one source: already in order */
+	/* both sorted by time: merge them */
+	size_t total = *n - first, i = first, j = mid, k = 0;
+	store_row *m = xmalloc(total * sizeof *m), *r = *out;
+	while (i < mid || j < *n) {
+		if (j >= *n || (i < mid && r[i].ts_ms < r[j].ts_ms)) {
+			m[k++] = r[i++];
+		} else {
+			if (i < mid && r[i].ts_ms == r[j].ts_ms)
+				free(r[i++].model_version);
+			m[k++] = r[j++];
+		}
+	}
+	memcpy(r + first, m, k * sizeof *m);
+	*n = first + k;
+	free(m);
+	return 0;
+}
+
 int store_rows(store *s, const char *host, store_res res, int64_t from_ms, int64_t to_ms, store_row **out,
 	       size_t *n, char **err)
 {
@@ -2201,8 +2568,10 @@ int store_rows(store *s, const char *host, store_res res, int64_t from_ms, int64
 	if (need_latest(s, err))
 		return -1;
 	size_t cap = 0;
-	int id = res == STORE_RES_RAW ? S_ROWS_RAW : res == STORE_RES_MINUTE ? S_ROWS_MINUTE : S_ROWS_HOUR;
-	if (read_rows(s, id, host, from_ms, to_ms, out, n, &cap, err)) {
+	int rc = res == STORE_RES_MINUTE ? read_minutes(s, host, from_ms, to_ms, out, n, &cap, err)
+					 : read_rows(s, res == STORE_RES_RAW ? S_ROWS_RAW : S_ROWS_HOUR, host, from_ms, to_ms,
+						     out, n, &cap, err);
+	if (rc) {
 		store_rows_free(*out, *n);
 		*out = NULL;
 		*n = 0;
@@ -2286,21 +2655,12 @@ int store_series(store *s, const char *host, const char *field, int64_t from_ms,
 	if (res == STORE_RES_RAW) {
 		rc = read_rows(s, S_ROWS_RAW, host, from_ms, to_ms, &rows, &nrows, &cap, err);
 	} else {
-		/* the tier, then raw samples after its newest bucket: buckets not rolled
-		 * up yet are computed from them */
-		int64_t len = res == STORE_RES_MINUTE ? MINUTE_MS : HOUR_MS, last;
-		bool found = false;
-		sqlite3_stmt *st = stmt(s, res == STORE_RES_MINUTE ? S_LAST_ROLLUP_MINUTE : S_LAST_ROLLUP_HOUR, err);
-		rc = -1;
-		if (st) {
-			bind_text(st, 1, host);
-			sqlite3_bind_int64(st, 2, to_ms);
-			rc = query_int(s, st, &last, &found, err, "reading rollups");
-		}
-		if (!rc)
-			rc = read_rows(s, res == STORE_RES_MINUTE ? S_ROWS_MINUTE : S_ROWS_HOUR, host, from_ms, to_ms,
-				       &rows, &nrows, &cap, err);
-		int64_t tail = found && last + len > from_ms ? last + len : from_ms;
+		/* the tier, then raw samples after its newest bucket in the range: buckets
+		 * not rolled up yet are computed from them */
+		int64_t len = res == STORE_RES_MINUTE ? MINUTE_MS : HOUR_MS;
+		rc = res == STORE_RES_MINUTE ? read_minutes(s, host, from_ms, to_ms, &rows, &nrows, &cap, err)
+					     : read_rows(s, S_ROWS_HOUR, host, from_ms, to_ms, &rows, &nrows, &cap, err);
+		int64_t tail = !rc && nrows ? rows[nrows - 1].ts_ms + len : from_ms;
 		if (!rc && tail < to_ms)
 			rc = read_rows(s, S_ROWS_RAW, host, tail, to_ms, &rows, &nrows, &cap, err);
 		width = len;
@@ -2457,6 +2817,7 @@ static const struct {
 		     " max((SELECT max(ts) FROM samples WHERE device_id = d.id)) FROM devices d" },
 	{ "rollup_minute", "SELECT min((SELECT min(ts) FROM rollup_minute WHERE device_id = d.id)),"
 			   " max((SELECT max(ts) FROM rollup_minute WHERE device_id = d.id)) FROM devices d" },
+	{ "minute_packs", "SELECT min(ts), max(ts) FROM minute_packs" },
 	{ "rollup_hour", "SELECT min((SELECT min(ts) FROM rollup_hour WHERE device_id = d.id)),"
 			 " max((SELECT max(ts) FROM rollup_hour WHERE device_id = d.id)) FROM devices d" },
 	{ "events", "SELECT min(ts), max(ts) FROM events" },

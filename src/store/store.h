@@ -99,6 +99,8 @@ const char *store_path(const store *s);
  * WAL unavailable), or NULL. Owned by the store. */
 const char *store_warning(const store *s);
 int store_schema_version(const store *s);
+/* The schema version this fleetdeck migrates files to. */
+int store_schema_latest(void);
 /* Transactions this handle has committed: for tests and the benchmark. */
 int64_t store_txn_count(const store *s);
 
@@ -291,7 +293,7 @@ void store_drift_rows_free(store_drift_row *rows, size_t n);
 /* Bytes the database uses on disk (file and write-ahead log); -1 on error. */
 int64_t store_bytes(store *s);
 
-enum { STORE_NTABLES = 8 };
+enum { STORE_NTABLES = 9 };
 typedef struct store_table_info {
 	const char *name;        /* static */
 	int64_t rows;

@@ -19,14 +19,17 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bench_history [--dir DIR] [--devices N] [--days D] [--big N,N...] [--cycles C] [--keep]\n"
+		"usage: bench_history [--dir DIR] [--devices N] [--days D] [--big N,N...] [--cycles C]\n"
+		"                     [--keep-raw-hours H] [--keep]\n"
 		"       bench_history --fixture FILE [--now MS]\n"
 		"\n"
 		"Simulates D days (default 1) of a console polling N devices (default 100) every 10 s on\n"
 		"a fake clock, calling store_maintain after each cycle as the console does; prints the\n"
-		"bytes per device-day of each tier and after the raw samples have aged out (target\n"
-		"< 50 KB), then the write time per cycle for each fleet size in --big (default\n"
-		"1000,10000) over C cycles (default 90, after as many to warm up).\n"
+		"bytes per device-day of each tier and after the raw samples have aged out (the\n"
+		"minute rollups then packed an hour to a row; target < 50 KB), then the write time per cycle for each fleet size in --big (default\n"
+		"1000,10000) over C cycles (default 90, after as many to warm up). --keep-raw-hours H\n"
+		"(at least 2; default 48) prunes raw samples during the run, so minutes are packed an\n"
+		"hour at a time as in steady state instead of all at once at the end.\n"
 		"\n"
 		"--fixture writes the small fixed history tests/integration/history.sh reads: three\n"
 		"devices, 3 hours at 10 s ending at --now (default: now), state changes and alerts.\n");
@@ -188,12 +191,16 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void size_run(const char *dir, int ndev, int days, bool keep)
+static void size_run(const char *dir, int ndev, int days, int keep_raw_h, bool keep)
 {
 	char *path = xasprintf("%s/bench-size.db", dir);
 	remove_db(path);
 	char *err = NULL;
-	store *s = store_open(path, &err);
+	store_opts so;
+	store_opts_default(&so);
+	if (keep_raw_h)
+		so.keep_raw_ms = keep_raw_h * HOUR_MS;
+	store *s = store_open_opts(path, &so, &err);
 	if (!s)
 		die("open", err);
 	struct fleet f;
@@ -227,10 +234,13 @@ static void size_run(const char *dir, int ndev, int days, bool keep)
 	double dd = (double)ndev * (days + 1.0 / 24 + 13.0 * 10 / 86400); /* device-days written */
 	const store_table_info *raw = table(&in, "samples"), *mi = table(&in, "rollup_minute"),
 			       *ho = table(&in, "rollup_hour");
-	double rawb = (double)raw->bytes / dd, mib = (double)mi->bytes / ((double)mi->rows / 1440),
+	/* per row times rows a device-day: the same as bytes / device-days when the
+	 * whole run is still there, and right when --keep-raw-hours pruned some */
+	double rawb = raw->rows ? (double)raw->bytes / (double)raw->rows * 8640 : 0,
+	       mib = mi->rows ? (double)mi->bytes / ((double)mi->rows / 1440) : 0,
 	       hob = (double)ho->bytes / ((double)ho->rows / 24);
-	printf("  raw samples     %7.1f KB per device-day  (%" PRId64 " rows, %.1f B/row; kept 48 h)\n", rawb / 1000,
-	       raw->rows, (double)raw->bytes / (double)raw->rows);
+	printf("  raw samples     %7.1f KB per device-day  (%" PRId64 " rows, %.1f B/row; kept %d h)\n", rawb / 1000,
+	       raw->rows, (double)raw->bytes / (double)raw->rows, keep_raw_h ? keep_raw_h : 48);
 	printf("  minute rollups  %7.1f KB per device-day  (%" PRId64 " rows, %.1f B/row; kept 14 d)\n", mib / 1000,
 	       mi->rows, (double)mi->bytes / (double)mi->rows);
 	printf("  hour rollups    %7.1f KB per device-day  (%" PRId64 " rows, %.1f B/row; kept 400 d)\n", hob / 1000,
@@ -240,16 +250,26 @@ static void size_run(const char *dir, int ndev, int days, bool keep)
 	       (double)in.file_bytes / dd / 1000, (double)in.file_bytes / 1e6, table(&in, "events")->rows,
 	       table(&in, "cycles")->rows);
 
-	/* the clock moves past the raw retention: the day lives on in its rollups */
-	maintain(s, t + 49 * HOUR_MS);
+	/* the clock moves past the raw retention: the day lives on in its rollups (the
+	 * raw prune packs the minutes) */
+	int64_t prune_us = maintain(s, t + 49 * HOUR_MS);
 	if (store_stats(s, &in, &err))
 		die("stats", err);
-	double after = (double)(table(&in, "rollup_minute")->bytes + table(&in, "rollup_hour")->bytes) / dd;
+	const store_table_info *pk = table(&in, "minute_packs");
+	double after = (double)(table(&in, "rollup_minute")->bytes + pk->bytes + table(&in, "rollup_hour")->bytes) / dd;
+	double packb = (double)pk->bytes / dd;
+	printf("  minute, packed  %7.1f KB per device-day  (%" PRId64 " rows: an hour of a device in parts of <= 340 B,"
+	       " %.1f B a row, %.1f B a minute; %" PRId64 " minute rows left; pruning the raw day and packing"
+	       " its minutes took %.0f ms)\n",
+	       packb / 1000, pk->rows, pk->rows ? (double)pk->bytes / (double)pk->rows : 0.0, packb / 1440,
+	       table(&in, "rollup_minute")->rows, (double)prune_us / 1000);
 	printf("  after rollups   %7.1f KB per device-day  (raw pruned: minute + hour rollups)  target < 50 KB: %s\n",
 	       after / 1000, after < 50000 ? "met" : "NOT met");
+
 	printf("  long term       %7.1f KB per device-day  (past 14 d: hour rollups only)  target < 50 KB: %s\n",
 	       hob / 1000, hob < 50000 ? "met" : "NOT met");
-	double steady = 2 * rawb + 14 * mib + 400 * hob;
+	/* minute rows while the raw samples are kept (2 d), packed for the other 12 d */
+	double steady = 2 * rawb + 2 * mib + 12 * packb + 400 * hob;
 	printf("  steady state with default retention: %.1f MB per device (2 d raw + 14 d minute + 400 d hour):"
 	       " %.2f GB for 100, %.1f GB for 1,000, %.0f GB for 10,000 devices\n",
 	       steady / 1e6, steady * 100 / 1e9, steady * 1000 / 1e9, steady * 10000 / 1e9);
@@ -360,7 +380,7 @@ static int fixture(const char *path, int64_t now)
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *fix = NULL, *big = "1000,10000";
-	int ndev = 100, days = 1, cycles = 90;
+	int ndev = 100, days = 1, cycles = 90, keep_raw_h = 0;
 	bool keep = false;
 	int64_t now = 0;
 	for (int i = 1; i < argc; i++) {
@@ -387,6 +407,8 @@ int main(int argc, char **argv)
 			big = v;
 		else if (strcmp(a, "--cycles") == 0)
 			cycles = atoi(v);
+		else if (strcmp(a, "--keep-raw-hours") == 0)
+			keep_raw_h = atoi(v);
 		else if (strcmp(a, "--fixture") == 0)
 			fix = v;
 		else if (strcmp(a, "--now") == 0)
@@ -405,7 +427,7 @@ int main(int argc, char **argv)
 		}
 		return fixture(fix, now);
 	}
-	if (ndev < 1 || days < 1 || cycles < 2) {
+	if (ndev < 1 || days < 1 || cycles < 2 || keep_raw_h < 0 || (keep_raw_h && keep_raw_h < 2)) {
 		usage(stderr);
 		return 2;
 	}
@@ -418,7 +440,7 @@ int main(int argc, char **argv)
 		}
 		dir = tmp;
 	}
-	size_run(dir, ndev, days, keep);
+	size_run(dir, ndev, days, keep_raw_h, keep);
 	printf("write time per cycle (WAL, synchronous=NORMAL; %d cycles after %d to warm up):\n", cycles, cycles);
 	for (const char *p = big; *p;) {
 		int n = atoi(p);

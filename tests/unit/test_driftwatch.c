@@ -565,7 +565,7 @@ static void test_store(void **state)
 	store_close(st);
 	st = store_open(path, &err);
 	assert_non_null(st);
-	assert_int_equal(store_schema_version(st), 4);
+	assert_int_equal(store_schema_version(st), store_schema_latest());
 
 	fleet *f = fleet_new(NULL);
 	driftwatch *w = driftwatch_new(NULL, NULL);

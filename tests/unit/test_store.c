@@ -252,12 +252,13 @@ static void test_schema_created(void **state)
 {
 	char *path = path_in(state, "history.db");
 	store *s = open_ok(path, NULL);
-	assert_int_equal(store_schema_version(s), 5);
+	assert_int_equal(store_schema_version(s), store_schema_latest());
 	store_close(s);
-	assert_int_equal(q(path, "PRAGMA user_version"), 5);
+	assert_int_equal(q(path, "PRAGMA user_version"), store_schema_latest());
 	assert_int_equal(q(path, "PRAGMA application_id"), 0x666c6468);
 	const char *tables[] = { "devices", "samples", "rollup_minute", "rollup_hour", "events",
-				 "alerts", "cycles", "audit", "states", "reasons", "models", "meta", "maint_todo" };
+				 "alerts", "cycles", "audit", "states", "reasons", "models", "meta", "maint_todo",
+				 "minute_packs" };
 	for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) {
 		char *sql = xasprintf("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '%s'", tables[i]);
 		assert_int_equal(q(path, sql), 1);
@@ -300,8 +301,8 @@ static void test_migration_from_older(void **state)
 		" (1, 1699999210000, 2, 54000);");
 
 	s = open_ok(path, NULL);
-	assert_int_equal(store_schema_version(s), 5);
-	assert_int_equal(q(path, "PRAGMA user_version"), 5);
+	assert_int_equal(store_schema_version(s), store_schema_latest());
+	assert_int_equal(q(path, "PRAGMA user_version"), store_schema_latest());
 	assert_int_equal(q(path, "SELECT count(*) FROM maint_todo WHERE job IN (0, 1)"), 2); /* old data queued */
 	maintain_all(s, T0 + 2 * HOUR_MS);
 	store_row *rows;
@@ -729,7 +730,25 @@ static void test_pruning(void **state)
 
 	maintain_all(s, T0 + 3 * HOUR_MS + 1); /* raw horizon: T0 + 1 h */
 	assert_int_equal(q(path, "SELECT count(*) FROM samples"), 0);
-	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 20);
+	/* the minutes live on, packed: an hour of a device in a few parts */
+	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 0);
+	assert_int_equal(q(path, "SELECT count(DISTINCT device_id * 100 + ts / 3600000 % 100) FROM minute_packs"), 2);
+	for (int d = 0; d < 2; d++) {
+		store_row *rows;
+		size_t n;
+		assert_int_equal(store_rows(s, d ? "p2" : "p1", STORE_RES_MINUTE, T0, T0 + HOUR_MS, &rows, &n, &err), 0);
+		assert_int_equal(n, 10);
+		for (size_t i = 0; i < n; i++) {
+			assert_int_equal(rows[i].ts_ms, T0 + (int64_t)i * MIN_MS);
+			assert_int_equal(rows[i].count, 3);
+			bool hot = false; /* p2 is degraded in samples 5-9 of every 10 */
+			for (size_t j = 3 * i; j < 3 * i + 3; j++)
+				hot |= d == 1 && j % 10 >= 5;
+			assert_int_equal(rows[i].state, hot ? DEV_DEGRADED : DEV_HEALTHY);
+			check_value(&rows[i].v[STORE_RTT], 12.5, 12.5, 12.5);
+		}
+		store_rows_free(rows, n);
+	}
 	assert_int_equal(store_best_res(s, T0, T0 + HOUR_MS), STORE_RES_MINUTE);
 	assert_int_equal(store_best_res(s, T0 + HOUR_MS, T0 + 2 * HOUR_MS), STORE_RES_RAW);
 	/* a sample older than the raw horizon would be pruned at once: dropped */
@@ -739,6 +758,7 @@ static void test_pruning(void **state)
 
 	maintain_all(s, T0 + 5 * HOUR_MS + 1); /* minute horizon: T0 + 1 h; cycles older than 4 h */
 	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 0);
+	assert_int_equal(q(path, "SELECT count(*) FROM minute_packs"), 0);
 	assert_int_equal(q(path, "SELECT count(*) FROM rollup_hour"), 2);
 	assert_int_equal(q(path, "SELECT count(*) FROM cycles"), 0);
 	assert_int_equal(store_best_res(s, T0, T0 + HOUR_MS), STORE_RES_HOUR);
@@ -978,7 +998,7 @@ static void test_two_writers_create(void **state)
 		assert_int_equal(waitpid(pid[w], &status, 0), pid[w]);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	assert_int_equal(q(path, "PRAGMA user_version"), 5);
+	assert_int_equal(q(path, "PRAGMA user_version"), store_schema_latest());
 	assert_int_equal(q(path, "SELECT count(*) FROM samples"), 2);
 	assert_int_equal(q(path, "SELECT count(*) FROM states"), DEV_STATE_COUNT);
 	assert_int_equal(mode_of(path), 0600);
@@ -1046,6 +1066,224 @@ static void test_series(void **state)
 	free(path);
 }
 
+/* Minute rollups packed when their raw samples go: the same minutes, counts and
+ * states, values at the packed resolution (averages to 0.01, min and max outwards
+ * to 0.1 of the printed unit), for store_rows and for store_series. */
+static void test_minute_packs(void **state)
+{
+	char *path = path_in(state, "history.db");
+	store_opts o;
+	store_opts_default(&o);
+	o.keep_raw_ms = 2 * HOUR_MS;
+	o.keep_minute_ms = 4 * HOUR_MS;
+	o.keep_hour_ms = 8 * HOUR_MS;
+	store *s = open_ok(path, &o);
+	char *err = NULL;
+	for (int k = 0; k < 360; k++) { /* an hour at 10 s; minute 7 unreachable, no utilisation in minute 9 */
+		int64_t t = T0 + k * 10000;
+		int m = k / 6;
+		dev_sample smp = mk("k1", t, m == 7 ? DEV_UNREACHABLE : k % 50 == 0 ? DEV_DEGRADED : DEV_HEALTHY,
+				    40 + (double)((k * 37) % 101) / 7.0);
+		if (m != 7) {
+			smp.rtt_ms = 3.0 + (double)((k * 13) % 97) / 9.0;
+			if (m != 9) {
+				smp.st.have |= DEV_HAVE_GPU_UTIL | DEV_HAVE_UPTIME;
+				smp.st.gpu_util = (k * 7) % 100;
+				smp.st.uptime_hours = 100 + k / 360.0;
+			}
+		}
+		cycle(s, t, &smp, 1);
+	}
+	maintain_all(s, T0 + 2 * HOUR_MS); /* rolled up; raw samples still there */
+	store_row *before, *after;
+	size_t nb, na;
+	assert_int_equal(store_rows(s, "k1", STORE_RES_MINUTE, T0, T0 + HOUR_MS, &before, &nb, &err), 0);
+	assert_int_equal(nb, 60);
+	assert_int_equal(q(path, "SELECT count(*) FROM minute_packs"), 0);
+
+	maintain_all(s, T0 + 3 * HOUR_MS + 1); /* raw horizon T0 + 1 h: packed */
+	assert_int_equal(q(path, "SELECT count(*) FROM samples"), 0);
+	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 0);
+	assert_true(q(path, "SELECT count(*) FROM minute_packs") >= 1);
+	assert_int_equal(store_rows(s, "k1", STORE_RES_MINUTE, T0, T0 + HOUR_MS, &after, &na, &err), 0);
+	assert_int_equal(na, nb);
+	/* the resolution per field, in its printed unit: averages, min and max */
+	static const struct {
+		int f;
+		double q, qx;
+	} res[] = { { STORE_RTT, 0.01, 0.1 }, { STORE_GPU_TEMP, 0.01, 0.1 }, { STORE_GPU_UTIL, 0.1, 0.1 },
+		    { STORE_UPTIME, 0.01, 0.1 } };
+	for (size_t i = 0; i < na; i++) {
+		assert_int_equal(after[i].ts_ms, before[i].ts_ms);
+		assert_int_equal(after[i].count, before[i].count);
+		assert_int_equal(after[i].state, before[i].state);
+		for (int f = 0; f < STORE_NFIELDS; f++)
+			assert_int_equal(after[i].v[f].have, before[i].v[f].have);
+		for (size_t k = 0; k < sizeof res / sizeof *res; k++) {
+			const store_value *b = &before[i].v[res[k].f], *a = &after[i].v[res[k].f];
+			if (!b->have)
+				continue;
+			if (fabs(a->avg - b->avg) > res[k].q / 2 + 1e-9 || a->min > b->min + 1e-9 ||
+			    a->min < b->min - res[k].qx - 1e-9 || a->max < b->max - 1e-9 || a->max > b->max + res[k].qx + 1e-9)
+				fail_msg("minute %zu field %d: %.6f/%.6f/%.6f packed as %.6f/%.6f/%.6f", i, res[k].f, b->min,
+					 b->avg, b->max, a->min, a->avg, a->max);
+		}
+	}
+	assert_int_equal(after[7].state, DEV_UNREACHABLE);
+	assert_false(after[7].v[STORE_RTT].have);
+	assert_false(after[9].v[STORE_GPU_UTIL].have);
+	assert_true(after[9].v[STORE_RTT].have);
+	assert_int_equal(after[0].state, DEV_DEGRADED);
+
+	/* a sparkline over the packed hour: one point a minute, from the packs */
+	store_point *p;
+	size_t n;
+	store_res r;
+	assert_int_equal(store_series(s, "k1", "gpu_temp", T0, T0 + HOUR_MS, 60, &p, &n, &r, &err), 0);
+	assert_int_equal(r, STORE_RES_MINUTE);
+	assert_int_equal(n, 60);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(p[i].ts_ms, after[i].ts_ms);
+		assert_int_equal(p[i].count, 6);
+		assert_int_equal(p[i].worst, after[i].state);
+		if (i == 7) /* no temperature that minute */
+			assert_false(p[i].have);
+		else
+			assert_true(p[i].have && fabs(p[i].avg - after[i].v[STORE_GPU_TEMP].avg) < 1e-9);
+	}
+	free(p);
+	store_rows_free(before, nb);
+	store_rows_free(after, na);
+
+	/* the minute horizon takes the packs */
+	maintain_all(s, T0 + 5 * HOUR_MS + 1);
+	assert_int_equal(q(path, "SELECT count(*) FROM minute_packs"), 0);
+	store_close(s);
+	free(path);
+}
+
+/* A file of schema version 3 whose raw samples were already pruned: its minute
+ * rollups past the raw horizon are packed after the upgrade and read the same. */
+static void test_migration_packs_old_minutes(void **state)
+{
+	char *path = path_in(state, "history.db");
+	store_opts o;
+	store_opts_default(&o);
+	o.max_version = 3;
+	store_close(open_ok(path, &o));
+	assert_int_equal(q(path, "PRAGMA user_version"), 3);
+	/* what version 3 left: minutes 0-2 of the first hour (raw pruned before T0 + 1 h),
+	 * one minute of the next hour with its raw sample, values on the packed grid */
+	x(path, "INSERT INTO devices(id, host, first_seen, last_ts, last_state) VALUES (1, 'v3', 1699999200000, 1700003100000, 1);"
+		"INSERT INTO meta(key, value) VALUES ('raw_horizon', 1700002800000);"
+		"INSERT INTO rollup_minute(device_id, ts, n, worst, gpu_temp_mc_min, gpu_temp_mc_avg, gpu_temp_mc_max,"
+		"  rtt_us_min, rtt_us_avg, rtt_us_max) VALUES"
+		" (1, 1699999200000, 6, 1, 50000, 51230, 52100, 10000, 12340, 15000),"
+		" (1, 1699999260000, 5, 2, 60000, 60000, 60000, NULL, NULL, NULL),"
+		" (1, 1699999320000, 6, 1, NULL, NULL, NULL, 9900, 9990, 10100),"
+		" (1, 1700003100000, 1, 1, 70000, 70000, 70000, 8000, 8000, 8000);"
+		"INSERT INTO samples(device_id, ts, state, gpu_temp_mc, rtt_us) VALUES (1, 1700003100000, 1, 70000, 8000);");
+	store *s = open_ok(path, NULL);
+	assert_int_equal(store_schema_version(s), store_schema_latest());
+	assert_int_equal(q(path, "SELECT count(*) FROM maint_todo WHERE job = 2 AND bucket = 1700002800000"), 1);
+	maintain_all(s, T0 + 2 * HOUR_MS);
+	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 1); /* the one past the horizon stays */
+	assert_true(q(path, "SELECT count(*) FROM minute_packs WHERE ts = 1699999200000") >= 1);
+	assert_int_equal(q(path, "SELECT count(*) FROM samples"), 1);
+	store_row *rows;
+	size_t n;
+	char *err = NULL;
+	assert_int_equal(store_rows(s, "v3", STORE_RES_MINUTE, T0, T0 + 2 * HOUR_MS, &rows, &n, &err), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(rows[0].ts_ms, T0);
+	assert_int_equal(rows[0].count, 6);
+	assert_int_equal(rows[0].state, DEV_HEALTHY);
+	check_value(&rows[0].v[STORE_GPU_TEMP], 50.0, 51.23, 52.1);
+	check_value(&rows[0].v[STORE_RTT], 10.0, 12.34, 15.0);
+	assert_int_equal(rows[1].ts_ms, T0 + MIN_MS);
+	assert_int_equal(rows[1].count, 5);
+	assert_int_equal(rows[1].state, DEV_DEGRADED);
+	check_value(&rows[1].v[STORE_GPU_TEMP], 60.0, 60.0, 60.0);
+	assert_false(rows[1].v[STORE_RTT].have);
+	assert_false(rows[2].v[STORE_GPU_TEMP].have);
+	check_value(&rows[2].v[STORE_RTT], 9.9, 9.99, 10.1);
+	assert_int_equal(rows[3].ts_ms, INT64_C(1700003100000));
+	check_value(&rows[3].v[STORE_GPU_TEMP], 70.0, 70.0, 70.0);
+	store_rows_free(rows, n);
+	/* redoing the prune (a second upgrade, a crash) merges into the packs: nothing doubles */
+	x(path, "INSERT INTO maint_todo(job, bucket) VALUES (2, 1700002800000)");
+	store_close(s);
+	s = open_ok(path, NULL);
+	maintain_all(s, T0 + 2 * HOUR_MS + MIN_MS);
+	assert_int_equal(q(path, "SELECT count(*) FROM maint_todo WHERE job = 2"), 0);
+	assert_int_equal(store_rows(s, "v3", STORE_RES_MINUTE, T0, T0 + 2 * HOUR_MS, &rows, &n, &err), 0);
+	assert_int_equal(n, 4);
+	check_value(&rows[0].v[STORE_GPU_TEMP], 50.0, 51.23, 52.1);
+	store_rows_free(rows, n);
+	/* a damaged pack is an error naming it, not a crash */
+	x(path, "UPDATE minute_packs SET data = x'0109' WHERE ts = 1699999200000 AND part = 0");
+	assert_int_equal(store_rows(s, "v3", STORE_RES_MINUTE, T0, T0 + 2 * HOUR_MS, &rows, &n, &err), -1);
+	assert_non_null(strstr(err, "damaged"));
+	free(err);
+	store_close(s);
+	free(path);
+}
+
+/* A migrated file with many hours of minute rollups past the raw horizon: packed a
+ * few hours per step (each step a short transaction), all of them, the same values. */
+static void test_migration_packs_in_steps(void **state)
+{
+	char *path = path_in(state, "history.db");
+	store_opts o;
+	store_opts_default(&o);
+	o.max_version = 3;
+	store_close(open_ok(path, &o));
+	/* two devices, 30 hours of minutes from T0; raw pruned before T0 + 30 h */
+	x(path, "INSERT INTO devices(id, host, first_seen, last_ts, last_state) VALUES"
+		" (1, 'm1', 1699999200000, 1700107200000, 1), (2, 'm2', 1699999200000, 1700107200000, 1);"
+		"INSERT INTO meta(key, value) VALUES ('raw_horizon', 1700107200000);"
+		"INSERT INTO rollup_minute(device_id, ts, n, worst, gpu_temp_mc_min, gpu_temp_mc_avg, gpu_temp_mc_max)"
+		" WITH RECURSIVE m(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM m WHERE k < 1799)"
+		" SELECT d.id, 1699999200000 + k * 60000, 6, 1, 50000 + (k % 50) * 100 + d.id * 1000,"
+		" 50050 + (k % 50) * 100 + d.id * 1000, 50100 + (k % 50) * 100 + d.id * 1000"
+		" FROM m, devices d;");
+	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 3600);
+	o.max_version = 0;
+	o.maintain_max_txns = 1;
+	store *s = open_ok(path, &o);
+	char *err = NULL;
+	int rc, steps = 0;
+	int64_t before = 3600;
+	while ((rc = store_maintain(s, T0 + 31 * HOUR_MS, &err)) == 1) {
+		steps++;
+		int64_t left = q(path, "SELECT count(*) FROM rollup_minute");
+		assert_true(before - left <= 2 * 6 * 60); /* at most 6 hours of the 2 devices a step */
+		before = left;
+		assert_true(steps < 100);
+	}
+	assert_int_equal(rc, 0);
+	assert_true(steps >= 5); /* 30 hours, at most 6 a step */
+	assert_int_equal(q(path, "SELECT count(*) FROM rollup_minute"), 0);
+	assert_int_equal(q(path, "SELECT count(DISTINCT device_id * 100 + (ts - 1699999200000) / 3600000) FROM minute_packs"),
+			 60);
+	for (int d = 1; d <= 2; d++) {
+		store_row *rows;
+		size_t n;
+		assert_int_equal(store_rows(s, d == 1 ? "m1" : "m2", STORE_RES_MINUTE, T0, T0 + 30 * HOUR_MS, &rows, &n, &err),
+				 0);
+		assert_int_equal(n, 1800);
+		for (size_t k = 0; k < n; k++) {
+			assert_int_equal(rows[k].ts_ms, T0 + (int64_t)k * MIN_MS);
+			assert_int_equal(rows[k].count, 6);
+			double lo = 50.0 + (double)(k % 50) * 0.1 + d;
+			check_value(&rows[k].v[STORE_GPU_TEMP], lo, lo + 0.05, lo + 0.1);
+		}
+		store_rows_free(rows, n);
+	}
+	store_close(s);
+	free(path);
+}
+
 static void test_stats(void **state)
 {
 	char *path = path_in(state, "history.db");
@@ -1057,7 +1295,7 @@ static void test_stats(void **state)
 	maintain_all(s, T0 + 10 * MIN_MS);
 	store_info info;
 	assert_int_equal(store_stats(s, &info, &err), 0);
-	assert_int_equal(info.schema_version, 5);
+	assert_int_equal(info.schema_version, store_schema_latest());
 	assert_true(info.file_bytes > 0 && info.file_bytes % 4096 == 0);
 	assert_true(store_bytes(s) >= info.file_bytes);
 	const struct {
@@ -1112,6 +1350,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_writers_create, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_series, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_stats, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_minute_packs, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_migration_packs_old_minutes, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_migration_packs_in_steps, setup_dir, teardown_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
