@@ -6,6 +6,7 @@
 #include "rollout/plan.h"
 #include "rollout/rolldb.h"
 #include "rollout/rollhttp.h"
+#include "rollout/rollssh.h"
 #include "rollout/rollstate.h"
 #include "rollout/runner.h"
 #include "store/store.h"
@@ -608,6 +609,7 @@ static int cmd_start(struct app *app, int argc, char **argv)
 	json_t *batches = json_array();
 	char *reg_owned = NULL, *url = NULL, *sum = NULL;
 	struct dbs d = { 0 };
+	size_t nssh = 0;
 	if (inv_pattern_limit(inv, hosts_pat, limit, &hosts, &n, &err) < 0) {
 		fprintf(stderr, "fleetdeck rollout start: %s\n", err);
 		free(err);
@@ -634,14 +636,35 @@ static int cmd_start(struct app *app, int argc, char **argv)
 				json_decref(batch);
 				goto out;
 			}
-			if (t.transport && strcmp(t.transport, "http")) {
-				fprintf(stderr, "fleetdeck rollout start: %s: transport %s: rollouts go over the agent API "
-						"(http) only, for now\n", hosts[k]->name, t.transport);
+			bool ssh = t.transport && !strcmp(t.transport, "ssh");
+			if (t.transport && strcmp(t.transport, "http") && !ssh) {
+				fprintf(stderr, "fleetdeck rollout start: %s: fleetdeck_transport: expected http or ssh, "
+						"got '%s'\n", hosts[k]->name, t.transport);
 				poll_target_clear(&t);
 				json_decref(vars);
 				json_decref(batch);
 				goto out;
 			}
+			if (ssh) {
+				/* every value that will go into a command on the device, checked now:
+				 * a bad one refuses the whole rollout before anything is sent */
+				rollssh_dev sd;
+				if (rollssh_dev_from_vars(&t, vars, &app->cfg.poll.ssh, &sd, &err)) {
+					fprintf(stderr, "fleetdeck rollout start: %s: %s (nothing was sent)\n",
+						hosts[k]->name, err);
+					free(err);
+					poll_target_clear(&t);
+					json_decref(vars);
+					json_decref(batch);
+					goto out;
+				}
+				json_t *tj = rollssh_dev_to_json(&sd);
+				devs[k].target = json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS);
+				json_decref(tj);
+				rollssh_dev_clear(&sd);
+				nssh++;
+			}
+			devs[k].transport = ssh ? "ssh" : "http";
 			const char *r = json_string_value(json_object_get(vars, "model_registry"));
 			if (!registry && r) {
 				if (!reg_owned)
@@ -677,6 +700,15 @@ static int cmd_start(struct app *app, int argc, char **argv)
 		free(err);
 		goto out;
 	}
+	if (nssh) {
+		/* agentless devices fetch the file themselves: its URL goes into a command */
+		rollssh_model m = { model, version, url, sum };
+		if (rollssh_model_check(&m, &err)) {
+			fprintf(stderr, "fleetdeck rollout start: %s (registry %s; nothing was sent)\n", err, registry);
+			free(err);
+			goto out;
+		}
+	}
 	if (dbs_open(app, &d, "start"))
 		goto out;
 	char *who = actor(), *bj = json_dumps(batches, JSON_COMPACT);
@@ -705,8 +737,10 @@ static int cmd_start(struct app *app, int argc, char **argv)
 		rc = spawn_runner(d.path, id) ? EXIT_FINDINGS : EXIT_OK;
 out:
 	dbs_close(&d);
-	for (size_t i = 0; devs && i < n; i++)
+	for (size_t i = 0; devs && i < n; i++) {
 		free(devs[i].address);
+		free(devs[i].target);
+	}
 	free(devs);
 	json_decref(batches);
 	free(reg_owned);

@@ -76,15 +76,22 @@ void roll_rows_free(roll_row *r, size_t n)
 	free(r);
 }
 
+void roll_dev_clear(roll_dev *d)
+{
+	free(d->host);
+	free(d->address);
+	free(d->step);
+	free(d->prev_version);
+	free(d->error);
+	free(d->transport);
+	free(d->target);
+	memset(d, 0, sizeof *d);
+}
+
 void roll_devs_free(roll_dev *d, size_t n)
 {
-	for (size_t i = 0; d && i < n; i++) {
-		free(d[i].host);
-		free(d[i].address);
-		free(d[i].step);
-		free(d[i].prev_version);
-		free(d[i].error);
-	}
+	for (size_t i = 0; d && i < n; i++)
+		roll_dev_clear(&d[i]);
 	free(d);
 }
 
@@ -266,8 +273,8 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 	if (step_done(db, st, err, "recording the rollout"))
 		goto fail;
 	int64_t id = sqlite3_last_insert_rowid(db->db);
-	st = prep(db, "INSERT INTO rollout_devices(rollout_id, host, ord, batch, address, port, step) "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending')", err);
+	st = prep(db, "INSERT INTO rollout_devices(rollout_id, host, ord, batch, address, port, step, transport, target) "
+		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8)", err);
 	if (!st)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -278,6 +285,8 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 		sqlite3_bind_int(st, 4, devs[i].batch);
 		bind_text(st, 5, devs[i].address);
 		sqlite3_bind_int(st, 6, devs[i].port);
+		bind_text(st, 7, devs[i].transport ? devs[i].transport : "http");
+		bind_text(st, 8, devs[i].target);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_err(db, err, "recording the rollout's devices");
 			sqlite3_finalize(st);
@@ -360,7 +369,7 @@ int rolldb_list(rolldb *db, roll_row **out, size_t *n, char **err)
 }
 
 #define DEV_COLS \
-	"host, address, port, batch, ord, step, step_started, step_ended, prev_version, error, attempts"
+	"host, address, port, batch, ord, step, step_started, step_ended, prev_version, error, attempts, transport, target"
 
 static void read_dev(sqlite3_stmt *st, roll_dev *d)
 {
@@ -375,6 +384,8 @@ static void read_dev(sqlite3_stmt *st, roll_dev *d)
 	d->prev_version = col_text(st, 8);
 	d->error = col_text(st, 9);
 	d->attempts = sqlite3_column_int(st, 10);
+	d->transport = col_text(st, 11);
+	d->target = col_text(st, 12);
 }
 
 int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err)

@@ -1,4 +1,4 @@
-/* rolldb: the rollout tables of the history database (schema version 3, made by
+/* rolldb: the rollout tables of the history database (schema version 4, made by
  * store.c's migrations): one short transaction per change, conditional state
  * transitions, the runner's lease and the devices' holds. Its own sqlite3
  * handle on the file; open it after store_open has migrated the file. A handle
@@ -44,9 +44,13 @@ typedef struct roll_dev {
 	char *step;           /* rollstate.h */
 	int64_t step_started, step_ended; /* 0: not yet */
 	char *prev_version, *error; /* NULL: none */
-	int attempts;         /* POST /update sent */
+	int attempts;         /* updates sent (POST /update, or the switch over SSH) */
+	char *transport;      /* fleetdeck_transport: "http" (agent API) or "ssh"; NULL reads as http */
+	char *target;         /* ssh: the device's settings as JSON (rollout/rollssh.h); NULL: none */
 } roll_dev;
 void roll_devs_free(roll_dev *d, size_t n);
+/* Frees one device's strings (not d itself) and zeroes it. */
+void roll_dev_clear(roll_dev *d);
 
 /* Records a rollout (r->id ignored; state as given) and its devices (step
  * "pending"), and takes every device's hold, in one transaction. A device held

@@ -312,6 +312,10 @@ static const char *const migrations[] = {
 	"  host TEXT PRIMARY KEY,\n"
 	"  rollout_id INTEGER NOT NULL REFERENCES rollouts(id)\n"
 	") WITHOUT ROWID;\n",
+
+	/* 4: rollouts to agentless devices: how each device is reached */
+	"ALTER TABLE rollout_devices ADD COLUMN transport TEXT NOT NULL DEFAULT 'http'; -- http, ssh\n"
+	"ALTER TABLE rollout_devices ADD COLUMN target TEXT; -- ssh: JSON, the device's SSH and model settings\n",
 };
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof *migrations))
 

@@ -252,9 +252,9 @@ static void test_schema_created(void **state)
 {
 	char *path = path_in(state, "history.db");
 	store *s = open_ok(path, NULL);
-	assert_int_equal(store_schema_version(s), 3);
+	assert_int_equal(store_schema_version(s), 4);
 	store_close(s);
-	assert_int_equal(q(path, "PRAGMA user_version"), 3);
+	assert_int_equal(q(path, "PRAGMA user_version"), 4);
 	assert_int_equal(q(path, "PRAGMA application_id"), 0x666c6468);
 	const char *tables[] = { "devices", "samples", "rollup_minute", "rollup_hour", "events",
 				 "alerts", "cycles", "audit", "states", "reasons", "models", "meta", "maint_todo" };
@@ -300,8 +300,8 @@ static void test_migration_from_older(void **state)
 		" (1, 1699999210000, 2, 54000);");
 
 	s = open_ok(path, NULL);
-	assert_int_equal(store_schema_version(s), 3);
-	assert_int_equal(q(path, "PRAGMA user_version"), 3);
+	assert_int_equal(store_schema_version(s), 4);
+	assert_int_equal(q(path, "PRAGMA user_version"), 4);
 	assert_int_equal(q(path, "SELECT count(*) FROM maint_todo WHERE job IN (0, 1)"), 2); /* old data queued */
 	maintain_all(s, T0 + 2 * HOUR_MS);
 	store_row *rows;
@@ -978,7 +978,7 @@ static void test_two_writers_create(void **state)
 		assert_int_equal(waitpid(pid[w], &status, 0), pid[w]);
 		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	assert_int_equal(q(path, "PRAGMA user_version"), 3);
+	assert_int_equal(q(path, "PRAGMA user_version"), 4);
 	assert_int_equal(q(path, "SELECT count(*) FROM samples"), 2);
 	assert_int_equal(q(path, "SELECT count(*) FROM states"), DEV_STATE_COUNT);
 	assert_int_equal(mode_of(path), 0600);
@@ -1057,7 +1057,7 @@ static void test_stats(void **state)
 	maintain_all(s, T0 + 10 * MIN_MS);
 	store_info info;
 	assert_int_equal(store_stats(s, &info, &err), 0);
-	assert_int_equal(info.schema_version, 3);
+	assert_int_equal(info.schema_version, 4);
 	assert_true(info.file_bytes > 0 && info.file_bytes % 4096 == 0);
 	assert_true(store_bytes(s) >= info.file_bytes);
 	const struct {
