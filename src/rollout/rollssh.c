@@ -377,13 +377,15 @@ char *rollssh_cmd_fetch(const rollssh_dev *d, const rollssh_model *m, int timeou
 		return NULL;
 	char *head = vars_for(d, m->name, m->version);
 	char *file = rollssh_model_file(m->name, m->version);
-	char *tmpname = xasprintf(".%s.fleetdeck-part", file);
+	/* a temporary name of its own: a command left running by a runner that died
+	 * cannot write into the file of the one that replaced it */
+	char *tmpname = xasprintf(".%s.XXXXXX", file);
 	char *qt = shquote_word(tmpname), *qu = shquote_word(m->url), *qs = shquote_word(m->checksum);
 	char *cmd = xasprintf(
-		"%st=\"$d\"/%s; s=%s; "
+		"%sp=\"$d\"/%s; s=%s; "
 		"if " ON_TARGET "; then echo switched=yes; else echo switched=no; fi; "
 		"if [ -f \"$f\" ] && [ \"$(sha256sum < \"$f\" | cut -c1-64)\" = \"$s\" ]; then echo fetch=present; exit 0; fi; "
-		"rm -f -- \"$t\"; "
+		"t=$(mktemp \"$p\") || { echo fetch=failed; exit 3; }; "
 		"curl -fsS -m %d -o \"$t\" -- %s 2>/dev/null || { c=$?; rm -f -- \"$t\"; echo fetch=failed; echo curl=$c; exit 3; }; "
 		"g=$(sha256sum < \"$t\" | cut -c1-64); "
 		"if [ \"$g\" != \"$s\" ]; then rm -f -- \"$t\"; echo fetch=mismatch; echo sha256=$g; exit 4; fi; "

@@ -325,6 +325,21 @@ check "...on 3.2 in every respect" on "$FIRST" 3.2
 check "...stopped once, one download, one update counted (the resumed switch only started it)" test \
 	"$(ctl_calls "$FIRST" stop)" = 1 -a "$(downloads 3.2)" = 1 -a "$(st "$DB" 1 'r["devices"][0]["attempts"]')" = 1
 
+# ---- through a jump host: the same steps over a direct-tcpip channel of the bastion's session ----
+reset_devices
+if sshd_start bastion "$tmp" --log DEBUG1 "$NET.200:22"; then
+	sshd_known_hosts "$tmp" "${listen[@]}" "$NET.200:22" >"$HOME/.ssh/known_hosts"
+	inventory "$tmp/jump.ini" "ansible_ssh_common_args='-o ProxyJump=root@$NET.200:22'"
+	"$FD" --db "$tmp/jump.db" rollout start -i "$tmp/jump.ini" --limit "$FIRST" --model defect-detection --version 3.2 \
+		"${fast[@]}" --foreground >"$tmp/jump.out" 2>&1; rc=$?
+	check "a rollout through a jump host completes" test "$rc" -eq 0 -a "$(st "$tmp/jump.db" 1 'r["devices"][0]["step"]')" = updated
+	check "...the device on 3.2 in every respect" on "$FIRST" 3.2
+	check "...over the bastion (one login there, direct-tcpip channels)" test \
+		"$(grep -c 'Accepted publickey' "${SSHD_LOG[bastion]}")" = 1 -a "$(grep -c 'direct-tcpip' "${SSHD_LOG[bastion]}")" -ge 1
+else
+	bad "the bastion's sshd starts"
+fi
+
 # ---- an unreachable device (its sshd address has no listener): unreachable, nothing else changes ----
 cat >"$tmp/gone.ini" <<INI
 [x]
