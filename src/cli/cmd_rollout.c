@@ -806,6 +806,8 @@ static json_t *row_json(const roll_row *r, const roll_dev *devs, size_t nd)
 					     d->step_ended ? json_integer(d->step_ended) : json_null(), "prev_version",
 					     d->prev_version ? json_string(d->prev_version) : json_null(), "error",
 					     d->error ? json_string(d->error) : json_null(), "attempts", d->attempts));
+			json_object_set_new(json_array_get(a, i), "transport",
+					    json_string(d->transport ? d->transport : "http"));
 		}
 		json_object_set_new(o, "devices", a);
 	}

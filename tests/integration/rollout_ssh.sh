@@ -218,8 +218,8 @@ DB=$tmp/good.db
 check "start over SSH exits 0" test "$rc" -eq 0
 check "the detached runner completes the rollout" poll 600 state_is "$DB" 1 completed
 check "every device on 3.2: file with the registry's SHA-256, link, current_version, running version" all_on 3.2
-check "every device recorded updated from 3.1, one update each" test \
-	"$(st "$DB" 1 'all(d["step"] == "updated" and d["prev_version"] == "3.1" and d["attempts"] == 1 for d in r["devices"])')" = True
+check "every device recorded updated from 3.1, one update each, over ssh" test \
+	"$(st "$DB" 1 'all(d["step"] == "updated" and d["prev_version"] == "3.1" and d["attempts"] == 1 and d["transport"] == "ssh" for d in r["devices"])')" = True
 once=1
 for h in $HOSTS; do [ "$(ctl_calls "$h" stop)" = 1 ] && [ "$(ctl_calls "$h" start)" = 1 ] || once=0; done
 check "one stop and one start per device (the service-control log)" test "$once" = 1
@@ -339,6 +339,22 @@ if sshd_start bastion "$tmp" --log DEBUG1 "$NET.200:22"; then
 else
 	bad "the bastion's sshd starts"
 fi
+
+# ---- one rollout over both transports: the second device through its agent's API ----
+reset_devices
+SECOND=$(echo "$HOSTS" | sed -n 2p)
+inventory "$tmp/mixed.ini"
+sed -i "s|^$SECOND .*|& fleetdeck_transport=http|" "$tmp/mixed.ini"
+"$FD" --db "$tmp/mixed.db" rollout start -i "$tmp/mixed.ini" --model defect-detection --version 3.2 --serial all \
+	"${fast[@]}" --foreground >"$tmp/mixed.out" 2>&1; rc=$?
+check "a rollout mixing SSH and HTTP devices completes" test "$rc" -eq 0 -a \
+	"$(st "$tmp/mixed.db" 1 '",".join(d["transport"] + ":" + d["step"] for d in r["devices"])')" = "ssh:updated,http:updated,ssh:updated,ssh:updated"
+mixed=1
+for h in $HOSTS; do [ "$h" = "$SECOND" ] && continue; on "$h" 3.2 || mixed=0; done
+check "...the SSH devices on 3.2 in every respect" test "$mixed" = 1
+check "...the HTTP device on 3.2 through its agent, its model directory and service control untouched" test \
+	"$(sim_version "$SECOND")" = 3.2 -a "$(cat "$tmp/dev/$SECOND/current_version")" = 3.1 -a "$(ctl_calls "$SECOND" stop)" = 0
+check "...one download per device, the agent's included ($N)" test "$(downloads 3.2)" = $N
 
 # ---- an unreachable device (its sshd address has no listener): unreachable, nothing else changes ----
 cat >"$tmp/gone.ini" <<INI
