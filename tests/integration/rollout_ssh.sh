@@ -30,7 +30,7 @@ finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; 
 cleanup() {
 	for db in "$tmp"/*.db; do
 		[ -f "$db" ] || continue
-		for p in $(sqlite3 "$db" 'SELECT lease_owner FROM rollouts WHERE lease_owner IS NOT NULL' 2>/dev/null | cut -d: -f2); do
+		for p in $(sql "$db" 'SELECT lease_owner FROM rollouts WHERE lease_owner IS NOT NULL' 2>/dev/null | cut -d: -f2); do
 			kill "$p" 2>/dev/null
 		done
 	done
@@ -44,6 +44,8 @@ mkdir -p "$tmp/home/.ssh" "$tmp/reg/models"
 export HOME=$tmp/home XDG_CONFIG_HOME=$tmp/config XDG_DATA_HOME=$tmp/data
 unset SSH_AUTH_SOCK
 
+# sqlite3 with a busy timeout: the runner writes while the test reads
+sql() { sqlite3 -cmd '.timeout 5000' "$@"; }
 wait_ready() {
 	local i
 	for i in $(seq 600); do
@@ -199,7 +201,7 @@ check "a version with ; refused (exit 2)" test "$rc" -eq 2
 	"${fast[@]}" --foreground >"$tmp/evil.out" 2>&1; rc=$?
 check "a model name with \$() refused (exit 2)" test "$rc" -eq 2
 check "no SSH login for any refused rollout, nothing ran" test "$(logins)" = "$l0" -a ! -e "$tmp/pwned" -a ! -s "$tmp/ctl.log"
-check "...and nothing was recorded" test "$(sqlite3 "$tmp/evil.db" 'SELECT count(*) FROM rollouts' 2>/dev/null || echo 0)" = 0
+check "...and nothing was recorded" test "$(sql "$tmp/evil.db" 'SELECT count(*) FROM rollouts' 2>/dev/null || echo 0)" = 0
 
 # a device whose current_version holds shell text: refused as an answer, nothing changed
 FIRST=$(echo "$HOSTS" | head -1)
@@ -225,7 +227,7 @@ for h in $HOSTS; do [ "$(ctl_calls "$h" stop)" = 1 ] && [ "$(ctl_calls "$h" star
 check "one stop and one start per device (the service-control log)" test "$once" = 1
 check "one download per device ($N)" test "$(downloads 3.2)" = $N
 check "no temporary files left in the model directories" test -z "$(find "$tmp/dev" -name '.*' -type f -o -name '.*' -type l)"
-cmds=$(sqlite3 "$DB" "SELECT detail FROM rollout_log WHERE event='note' AND detail LIKE 'ssh: %' AND host='$FIRST'")
+cmds=$(sql "$DB" "SELECT detail FROM rollout_log WHERE event='note' AND detail LIKE 'ssh: %' AND host='$FIRST'")
 check "the exact commands are in the rollout's log (curl, sha256sum, ln/mv -T, the service control)" \
 	test -n "$(echo "$cmds" | grep -F "curl -sS")" -a -n "$(echo "$cmds" | grep -F "sha256sum")" -a \
 	-n "$(echo "$cmds" | grep -F "mv -fT")" -a -n "$(echo "$cmds" | grep -F "'$tmp/ctl.sh' '$FIRST' 'stop' 'inference-engine'")"
@@ -268,30 +270,35 @@ curl -fsS -m 5 -X POST -d '{"fault": "slow", "slow_ms": 400}' "http://$CTL/devic
 DB=$tmp/kill.db
 "$FD" --db "$DB" rollout start -i "$tmp/fleet.ini" --model defect-detection --version 3.2 --serial all --forks 1 \
 	--lease-ms 1000 "${fast[@]}" >"$tmp/kill.out" 2>&1
-runner_pid() { sqlite3 "$DB" 'SELECT lease_owner FROM rollouts WHERE id=1' | cut -d: -f2; }
-# a step of KIND ended after log row M
-ended_after() { [ -n "$(sqlite3 "$DB" "SELECT 1 FROM rollout_log WHERE id > $2 AND host IS NOT NULL AND step='$1' AND event='end' LIMIT 1")" ]; }
-done_or() { "$@" || [ "$(sqlite3 "$DB" 'SELECT state FROM rollouts WHERE id=1')" = completed ]; }
-kills=0 where=
-for kind in health record update wait validate health update; do
-	state_is "$DB" 1 completed && break
-	m=$(sqlite3 "$DB" 'SELECT coalesce(max(id), 0) FROM rollout_log')
+runner_pid() { sql "$DB" 'SELECT lease_owner FROM rollouts WHERE id=1' | cut -d: -f2; }
+# the first step end after log row M of a kind not yet in the list $2 ('health','record',...)
+next_end() { sql "$DB" "SELECT step FROM rollout_log WHERE id > $1 AND host IS NOT NULL AND event='end' AND step IN ('health','record','update','wait','validate') AND step NOT IN ($2) ORDER BY id LIMIT 1"; }
+completed() { [ "$(sql "$DB" 'SELECT state FROM rollouts WHERE id=1')" = completed ]; }
+covered="''" kills=0 where=
+for i in $(seq 12); do
+	completed && break
+	[ "$(echo "$covered" | tr ',' '\n' | grep -c "'[a-z]")" = 5 ] && break
+	m=$(sql "$DB" 'SELECT coalesce(max(id), 0) FROM rollout_log')
 	pid=$(runner_pid)
-	poll 400 done_or ended_after "$kind" "$m" || { bad "the runner ends a $kind step"; break; }
-	state_is "$DB" 1 completed && break
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && kills=$((kills+1)) &&
-		where+="$kind>$(sqlite3 "$DB" "SELECT step FROM rollout_devices WHERE step NOT IN ('pending','updated') LIMIT 1") "
+	seen() { [ -n "$(next_end "$m" "$covered")" ] || completed; }
+	poll 400 seen || { bad "the runner goes on ending steps"; break; }
+	completed && break
+	kind=$(next_end "$m" "$covered")
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || continue
+	kills=$((kills+1)) covered+=",'$kind'"
+	where+="$kind>$(sql "$DB" "SELECT step FROM rollout_devices WHERE step NOT IN ('pending','updated') LIMIT 1") "
 	gone() { ! kill -0 "$pid" 2>/dev/null; }
 	poll 100 gone
 	took() {
 		local p; p=$(runner_pid)
 		[ -n "$p" ] && [ "$p" != "$pid" ] && return 0
-		[ "$(sqlite3 "$DB" 'SELECT state FROM rollouts WHERE id=1')" = completed ] && return 0
+		completed && return 0
 		"$FD" --db "$DB" rollout resume 1 >/dev/null 2>&1; false
 	}
 	poll 200 took || { bad "resume after killing the runner after a $kind step"; break; }
 done
-check "the runner was killed -9 $kills times, after each kind of step (after>during: $where)" test "$kills" -ge 5
+check "the runner was killed -9 after each kind of step ($kills kills, after>during: $where)" test \
+	"$(echo "$covered" | tr ',' '\n' | grep -c "'[a-z]")" = 5
 rm -f "$tmp/run_fault"
 check "the resumed runners complete the rollout" poll 600 state_is "$DB" 1 completed
 check "after the kills every device is on 3.2 (files, link, current_version, running version)" all_on 3.2
@@ -365,6 +372,23 @@ INI
 	"${fast[@]}" --connect-timeout-ms 500 --foreground >"$tmp/gone.out" 2>&1; rc=$?
 check "a device SSH cannot reach is unreachable and the rollout waits for approval" test \
 	"$(st "$tmp/gone.db" 1 'r["state"] + "|" + r["devices"][0]["step"]')" = "awaiting_approval|unreachable"
+
+# ---- under valgrind (FLEETDECK_ROLLOUT_VALGRIND=1, as packaging/test.sh runs it): every step,
+# a rollback among them, in a foreground runner: no leak, no invalid access ----
+if [ "${FLEETDECK_ROLLOUT_VALGRIND:-0}" = 1 ]; then
+	reset_devices
+	curl -fsS -m 5 -X POST -d '{"bad_versions": ["3.3"]}' "http://$CTL/devices/$FIRST/set" >/dev/null
+	timeout 600 valgrind -q --suppressions="$SRC/tests/valgrind.supp" --leak-check=full \
+		--show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+		--error-exitcode=99 "$FD" --db "$tmp/vg.db" rollout start -i "$tmp/fleet.ini" --model defect-detection \
+		--version 3.3 --serial all --max-fail 50 --wait-tries 100 --wait-delay-ms 100 --timeout-ms 20000 \
+		--foreground >"$tmp/vg.out" 2>&1; rc=$?
+	check "valgrind: a rollout over SSH with a rollback is clean (exit $rc)" test "$rc" -eq 0
+	[ "$rc" -eq 0 ] || grep -v '^20' "$tmp/vg.out" | head -40
+	check "valgrind: ...and did its work" test \
+		"$(st "$tmp/vg.db" 1 '",".join(d["step"] for d in r["devices"])')" = "failed,updated,updated,updated" -a \
+		"$(cat "$tmp/dev/$FIRST/current_version")" = 3.1
+fi
 
 check "no sanitizer report from any runner" test -z "$(grep -l 'Sanitizer\|runtime error:' "$tmp"/*.log "$tmp"/*.out 2>/dev/null)"
 finish
