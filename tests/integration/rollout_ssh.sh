@@ -212,6 +212,20 @@ check "a current_version that is not a version fails the device before any chang
 	"$(st "$tmp/hostile.db" 1 'r["devices"][0]["step"] + "|" + str("not a version" in r["devices"][0]["error"])')" = "failed|True"
 check "...nothing fetched, stopped or run" test "$(downloads 3.2)" = 0 -a ! -s "$tmp/ctl.log" -a ! -e "$tmp/pwned"
 
+# ---- the registry serves other bytes than its index's SHA-256: refused on the device, untouched ----
+reset_devices
+cp "$tmp/reg/models/defect-detection-v3.2-int8.onnx" "$tmp/good-3.2"
+head -c 20000 /dev/urandom >"$tmp/reg/models/defect-detection-v3.2-int8.onnx"
+"$FD" --db "$tmp/sum.db" rollout start -i "$tmp/fleet.ini" --limit "$FIRST" --model defect-detection --version 3.2 \
+	"${fast[@]}" --foreground >"$tmp/sum.out" 2>&1
+cp "$tmp/good-3.2" "$tmp/reg/models/defect-detection-v3.2-int8.onnx"
+check "a file whose SHA-256 is not the registry's fails the device, saying so" test \
+	"$(st "$tmp/sum.db" 1 'r["devices"][0]["step"] + "|" + str("SHA-256" in r["devices"][0]["error"])')" = "failed|True"
+check "...the device untouched: on 3.1, no 3.2 file, no temporary file, the service never stopped" test \
+	"$(readlink "$tmp/dev/$FIRST/active_model.onnx")" = "$tmp/dev/$FIRST/defect-detection-v3.1-int8.onnx" -a \
+	"$(cat "$tmp/dev/$FIRST/current_version")" = 3.1 -a ! -e "$tmp/dev/$FIRST/defect-detection-v3.2-int8.onnx" -a \
+	-z "$(find "$tmp/dev" -name '.*')" -a ! -s "$tmp/ctl.log"
+
 # ---- a good version: every device updated ----
 reset_devices
 DB=$tmp/good.db
