@@ -346,6 +346,21 @@ check "...on 3.2 in every respect" on "$FIRST" 3.2
 check "...stopped once, one download, one update counted (the resumed switch only started it)" test \
 	"$(ctl_calls "$FIRST" stop)" = 1 -a "$(downloads 3.2)" = 1 -a "$(st "$DB" 1 'r["devices"][0]["attempts"]')" = 1
 
+# ---- abort while a device is mid-switch: it finishes its update, then goes back ----
+reset_devices
+rm -f "$tmp/held.$FIRST"
+: >"$tmp/hold.$FIRST"
+DB=$tmp/abort.db
+"$FD" --db "$DB" rollout start -i "$tmp/fleet.ini" --limit "$FIRST" --model defect-detection --version 3.2 \
+	"${fast[@]}" >"$tmp/abort.out" 2>&1
+check "the switch is held at the service start" poll 400 held
+"$FD" --db "$DB" rollout abort 1 --reason "wrong model" >/dev/null 2>&1; rc=$?
+rm -f "$tmp/hold.$FIRST"
+check "abort mid-switch exits 0, and the rollout ends aborted" test "$rc" -eq 0 -a -n "$(poll 600 state_is "$DB" 1 aborted && echo y)"
+check "...the device reverted, back on 3.1 in every respect" test "$(st "$DB" 1 'r["devices"][0]["step"]')" = reverted -a \
+	-n "$(on "$FIRST" 3.1 && echo y)"
+check "...by stop, start, restart" test "$(grep "^$FIRST " "$tmp/ctl.log" | cut -d' ' -f2 | tr '\n' ' ')" = "stop start restart "
+
 # ---- through a jump host: the same steps over a direct-tcpip channel of the bastion's session ----
 reset_devices
 if sshd_start bastion "$tmp" --log DEBUG1 "$NET.200:22"; then
