@@ -281,7 +281,7 @@ char *rollssh_model_file(const char *name, const char *version)
 /* ---- commands ---- */
 
 /* The service-control command line for verb, each word quoted. */
-static char *ctl_line(const rollssh_dev *d, const char *verb)
+static char *ctl_words(const rollssh_dev *d, const char *verb)
 {
 	char *copy = xstrdup(d->service_ctl), *save = NULL;
 	const char *words[64];
@@ -294,6 +294,22 @@ static char *ctl_line(const rollssh_dev *d, const char *verb)
 	free(copy);
 	return line;
 }
+
+/* CTL VERB SERVICE with its output in the temporary file $o (not a pipe: a service
+ * started in the background may keep it open); on failure the first 200 bytes of
+ * that output as ctl_error=, then fail_kv, exit status code. */
+static char *ctl_run(const rollssh_dev *d, const char *verb, const char *fail_kv, int code)
+{
+	char *w = ctl_words(d, verb);
+	char *s = xasprintf("%s </dev/null >\"$o\" 2>&1 || { printf 'ctl_error=%%s\\n' \"$(head -c 200 -- \"$o\" | "
+			    "tr -c '[:print:]' ' ')\"; echo %s; exit %d; }; ",
+			    w, fail_kv, code);
+	free(w);
+	return s;
+}
+
+/* $o: the service control's output, removed on exit */
+#define CTL_TMP "o=$(mktemp) || { echo ctl_error=mktemp failed; exit 7; }; trap 'rm -f -- \"$o\"' EXIT; "
 
 
 static int check_nv(const char *name, const char *version, char **err)
@@ -413,12 +429,11 @@ char *rollssh_cmd_switch(const rollssh_dev *d, const char *name, const char *ver
 	if (rollssh_dev_check(d, err) || check_nv(name, version, err))
 		return NULL;
 	char *head = vars_for(d, name, version);
-	char *stop = ctl_line(d, "stop"), *start = ctl_line(d, "start");
-	char *cmd = xasprintf("%s[ -f \"$f\" ] || { echo switch=nofile; exit 3; }; "
+	char *stop = ctl_run(d, "stop", "switch=stop-failed", 4), *start = ctl_run(d, "start", "start=failed", 6);
+	char *cmd = xasprintf("%s[ -f \"$f\" ] || { echo switch=nofile; exit 3; }; " CTL_TMP
 			      "if " ON_TARGET "; then echo switch=already; else "
-			      "%s </dev/null >/dev/null 2>&1 || { echo switch=stop-failed; exit 4; }; " RELINK("switch")
-			      "echo switch=done; fi; "
-			      "%s </dev/null >/dev/null 2>&1 || { echo start=failed; exit 6; }; echo start=ok",
+			      "%s" RELINK("switch") "echo switch=done; fi; "
+			      "%secho start=ok",
 			      head, stop, start);
 	free(stop);
 	free(start);
@@ -431,10 +446,10 @@ char *rollssh_cmd_back(const rollssh_dev *d, const char *name, const char *versi
 	if (rollssh_dev_check(d, err) || check_nv(name, version, err))
 		return NULL;
 	char *head = vars_for(d, name, version);
-	char *restart = ctl_line(d, "restart");
-	char *cmd = xasprintf("%s[ -f \"$f\" ] || { echo back=nofile; exit 3; }; "
+	char *restart = ctl_run(d, "restart", "restart=failed", 6);
+	char *cmd = xasprintf("%s[ -f \"$f\" ] || { echo back=nofile; exit 3; }; " CTL_TMP
 			      "if " ON_TARGET "; then echo back=already; else " RELINK("back") "echo back=done; fi; "
-			      "%s </dev/null >/dev/null 2>&1 || { echo restart=failed; exit 6; }; echo restart=ok",
+			      "%secho restart=ok",
 			      head, restart);
 	free(restart);
 	free(head);

@@ -93,7 +93,8 @@ char *rollssh_cmd_fetch(const rollssh_dev *d, const rollssh_model *m, int timeou
 /* The switch to name/version: when the link and current_version are already
  * on it, switch=already; else stop the service, link, version, switch=done.
  * Then start the service: start=ok. Failures: switch=nofile|stop-failed|
- * link-failed|version-failed, start=failed, exit status non-zero. */
+ * link-failed|version-failed, start=failed, exit status non-zero; a failed
+ * service control also prints ctl_error= (its first 200 bytes of output). */
 char *rollssh_cmd_switch(const rollssh_dev *d, const char *name, const char *version, char **err);
 /* The way back to name/version: link and current_version (back=already|done),
  * then restart the service (restart=ok). Failures: back=nofile|link-failed|

@@ -752,16 +752,15 @@ static const char *ssh_update(devctx *c)
 		rollssh_res_clear(&r);
 		return fail_to(c, DS_UPDATE, DS_ROLLBACK, d);
 	}
-	static const char *const skeys[] = { "switch", "start", NULL };
-	char *sv[2];
+	static const char *const skeys[] = { "switch", "start", "ctl_error", NULL };
+	char *sv[3];
 	bool parsed = rollssh_parse_kv(r.out, r.len, skeys, sv, &err) == 0;
 	bool ok = parsed && r.exit_code == 0 && sv[0] && sv[1] && !strcmp(sv[1], "ok");
-	char *d = parsed ? xasprintf("%s, switch %s, start %s", fdetail, sv[0] ? sv[0] : "?", sv[1] ? sv[1] : "?")
+	char *d = parsed ? xasprintf("%s, switch %s, start %s%s%.200s", fdetail, sv[0] ? sv[0] : "?",
+				     sv[1] ? sv[1] : "?", sv[2] ? ": " : "", sv[2] ? sv[2] : "")
 			 : xasprintf("%s; switch: %s", fdetail, err);
-	if (parsed) {
-		free(sv[0]);
-		free(sv[1]);
-	}
+	for (int i = 0; parsed && i < 3; i++)
+		free(sv[i]);
 	free(err);
 	free(fdetail);
 	rollssh_res_clear(&r);
@@ -855,15 +854,15 @@ static const char *ssh_back(devctx *c, const char *step, const char *final)
 		rollssh_res_clear(&r);
 		return fail_to(c, step, DS_FAILED, d);
 	}
-	static const char *const keys[] = { "back", "restart", NULL };
-	char *v[2];
+	static const char *const keys[] = { "back", "restart", "ctl_error", NULL };
+	char *v[3];
 	bool parsed = rollssh_parse_kv(r.out, r.len, keys, v, &err) == 0;
 	bool ok = parsed && r.exit_code == 0 && v[1] && !strcmp(v[1], "ok");
-	char *d = parsed ? xasprintf("back %s, restart %s", v[0] ? v[0] : "?", v[1] ? v[1] : "?") : err;
-	if (parsed) {
-		free(v[0]);
-		free(v[1]);
-	}
+	char *d = parsed ? xasprintf("back %s, restart %s%s%.200s", v[0] ? v[0] : "?", v[1] ? v[1] : "?",
+				     v[2] ? ": " : "", v[2] ? v[2] : "")
+			 : err;
+	for (int i = 0; parsed && i < 3; i++)
+		free(v[i]);
 	rollssh_res_clear(&r);
 	if (!ok)
 		return fail_to(c, step, DS_FAILED, d);

@@ -177,7 +177,7 @@ static int setup(void **state)
 	f->ctl = xasprintf("%s/ctl.sh", f->dir);
 	f->log = xasprintf("%s/ctl.log", f->dir);
 	mkdir(f->models, 0755);
-	char *script = xasprintf("#!/bin/sh\necho \"$*\" >>%s\n[ \"$1\" != fail ]\n", f->log);
+	char *script = xasprintf("#!/bin/sh\necho \"$*\" >>%s\n[ \"$1\" != fail ] || { printf 'nope:\\n\\033[2J denied\\n' >&2; exit 1; }\n", f->log);
 	write_file(f->ctl, script);
 	free(script);
 	chmod(f->ctl, 0755);
@@ -328,12 +328,12 @@ static void test_switch_and_back(void **state)
 	char *err = NULL;
 	char *cmd = rollssh_cmd_switch(&f->d, "defect-detection", "3.2", &err);
 	assert_non_null(cmd);
-	static const char *const skeys[] = { "switch", "start", NULL };
-	char *v[2];
+	static const char *const skeys[] = { "switch", "start", "ctl_error", NULL };
+	char *v[3];
 	assert_int_equal(run_kv(cmd, skeys, v), 0);
 	assert_string_equal(v[0], "done");
 	assert_string_equal(v[1], "ok");
-	free_vals(v, 2);
+	free_vals(v, 3);
 	char *l = link_of(f), *want = in_models(f, "defect-detection-v3.2-int8.onnx");
 	assert_string_equal(l, want);
 	free(l);
@@ -347,7 +347,7 @@ static void test_switch_and_back(void **state)
 	/* again: already switched, only started */
 	assert_int_equal(run_kv(cmd, skeys, v), 0);
 	assert_string_equal(v[0], "already");
-	free_vals(v, 2);
+	free_vals(v, 3);
 	log = slurp(f->log);
 	assert_string_equal(log, "stop inference-engine\nstart inference-engine\nstart inference-engine\n");
 	free(log);
@@ -363,18 +363,18 @@ static void test_switch_and_back(void **state)
 	cmd = rollssh_cmd_switch(&f->d, "defect-detection", "4.0", &err);
 	assert_int_equal(run_kv(cmd, skeys, v), 3);
 	assert_string_equal(v[0], "nofile");
-	free_vals(v, 2);
+	free_vals(v, 3);
 	free(cmd);
 	/* back to 3.1, twice */
 	cmd = rollssh_cmd_back(&f->d, "defect-detection", "3.1", &err);
-	static const char *const bkeys[] = { "back", "restart", NULL };
+	static const char *const bkeys[] = { "back", "restart", "ctl_error", NULL };
 	assert_int_equal(run_kv(cmd, bkeys, v), 0);
 	assert_string_equal(v[0], "done");
 	assert_string_equal(v[1], "ok");
-	free_vals(v, 2);
+	free_vals(v, 3);
 	assert_int_equal(run_kv(cmd, bkeys, v), 0);
 	assert_string_equal(v[0], "already");
-	free_vals(v, 2);
+	free_vals(v, 3);
 	free(cmd);
 	l = link_of(f);
 	free(want);
@@ -395,11 +395,12 @@ static void test_ctl_failure(void **state)
 	f->d.service_ctl = xasprintf("%s fail", f->ctl); /* the script fails when its first word is "fail" */
 	char *err = NULL;
 	char *cmd = rollssh_cmd_switch(&f->d, "defect-detection", "3.2", &err);
-	static const char *const skeys[] = { "switch", "start", NULL };
-	char *v[2];
+	static const char *const skeys[] = { "switch", "start", "ctl_error", NULL };
+	char *v[3];
 	assert_int_equal(run_kv(cmd, skeys, v), 4);
 	assert_string_equal(v[0], "stop-failed");
-	free_vals(v, 2);
+	assert_string_equal(v[2], "nope:  [2J denied "); /* its output, control characters blanked */
+	free_vals(v, 3);
 	free(cmd);
 	/* nothing switched */
 	char *l = link_of(f), *want = in_models(f, "defect-detection-v3.1-int8.onnx");
