@@ -7,9 +7,11 @@
 # the version the active_model.onnx link points at. The registry is a small HTTP server that
 # logs every download. Checked device by device: a good version completes (file with the right
 # SHA-256, link, current_version, running version); a version that fails validation is rolled
-# back (link and current_version back); the runner killed with -9 after each kind of step, and
-# in the middle of a switch, then resumed: every device ends updated, none downloaded or stopped
-# twice; values that would inject into a shell are refused before any SSH login.
+# back (link and current_version back); a file whose SHA-256 is not the registry's leaves the
+# device untouched; the runner killed with -9 after each kind of step, and in the middle of a
+# switch, then resumed: every device ends updated, none downloaded or stopped twice; abort
+# mid-switch; the rollback verb; a jump host; SSH and HTTP devices in one rollout; values that
+# would inject into a shell are refused before any SSH login.
 # Addresses 127.82.x.y keep clear of the other tests.
 set -u
 BUILD=${FLEETDECK_BUILD:?set FLEETDECK_BUILD to the build directory}
