@@ -52,6 +52,7 @@ static void usage(FILE *f)
 		"                               [--reason TEXT] [--foreground]\n"
 		"       fleetdeck rollout list [--json]\n"
 		"       fleetdeck rollout status ID [--json] [--watch]\n"
+		"       fleetdeck rollout log ID [--host HOST] [--json]\n"
 		"       fleetdeck rollout pause|resume|approve|abort|rollback|retry ID [--reason TEXT] [--foreground]\n"
 		"\n"
 		"start: records the rollout (the plan's batches) in the history database (--db) and\n"
@@ -62,6 +63,8 @@ static void usage(FILE *f)
 		"no_defect, confidence >= 0.85); a failure rolls the device back. After each batch the\n"
 		"gate: too many failures roll the batch back and stop the rollout (failed); a batch that\n"
 		"proves nothing (all unreachable) waits for approve.\n"
+		"log: every step's start and end with its outcome, and each command sent to an\n"
+		"agentless device exactly as sent (lines `note ssh: COMMAND`).\n"
 		"Devices with fleetdeck_transport=ssh (agentless) get the same steps as commands\n"
 		"over SSH: curl the health URL (fleetdeck_health_url), read current_version in\n"
 		"fleetdeck_model_dir, fetch the file and check its SHA-256, `CTL stop SERVICE`\n"
@@ -942,6 +945,72 @@ static int cmd_status(struct app *app, int argc, char **argv)
 	return rc < 0 ? EXIT_USAGE : EXIT_OK;
 }
 
+/* `rollout log ID [--host H] [--json]`: the rollout's log, the commands sent to
+ * agentless devices among it. */
+static int cmd_log(struct app *app, int argc, char **argv)
+{
+	bool json = false;
+	const char *idtext = NULL, *host = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--host") && i + 1 < argc)
+			host = argv[++i];
+		else if (!idtext && argv[i][0] != '-')
+			idtext = argv[i];
+		else
+			idtext = "";
+	}
+	int64_t id;
+	if (!idtext || parse_id(idtext, &id)) {
+		fprintf(stderr, "usage: fleetdeck rollout log ID [--host HOST] [--json]\n");
+		return EXIT_USAGE;
+	}
+	struct dbs d;
+	if (dbs_open(app, &d, "log"))
+		return EXIT_USAGE;
+	roll_row r;
+	roll_log_row *rows = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	if (rolldb_get(d.db, id, &r, &err) || rolldb_log_rows(d.db, id, host, 0, 0, &rows, &n, &err)) {
+		fprintf(stderr, "fleetdeck rollout log: %s\n", err);
+		free(err);
+		roll_row_clear(&r);
+		dbs_close(&d);
+		return EXIT_USAGE;
+	}
+	if (json) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, json_pack("{s:I, s:I, s:o, s:s, s:s, s:o, s:o}", "id", (json_int_t)rows[i].id,
+							   "ts", (json_int_t)rows[i].ts, "host",
+							   rows[i].host ? json_string(rows[i].host) : json_null(), "step",
+							   rows[i].step, "event", rows[i].event, "ok",
+							   rows[i].ok < 0 ? json_null() : json_boolean(rows[i].ok),
+							   "detail", rows[i].detail ? json_string(rows[i].detail) : json_null()));
+		cli_print_json(a);
+		json_decref(a);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			char ts[32];
+			time_t t = (time_t)(rows[i].ts / 1000);
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+			printf("%s.%03dZ %-24s %-10s %-5s %-4s ", ts, (int)(rows[i].ts % 1000),
+			       rows[i].host ? rows[i].host : "-", rows[i].step, rows[i].event,
+			       rows[i].ok < 0 ? "" : rows[i].ok ? "ok" : "FAIL");
+			print_clean(rows[i].detail);
+			putchar('\n');
+		}
+	}
+	roll_log_rows_free(rows, n);
+	roll_row_clear(&r);
+	dbs_close(&d);
+	return EXIT_OK;
+}
+
 /* pause, resume, approve, abort, rollback, retry: the state machine's verbs. */
 static int cmd_verb(struct app *app, int argc, char **argv)
 {
@@ -1045,6 +1114,7 @@ static const struct verb {
 	{ "run", cmd_run },
 	{ "list", cmd_list },
 	{ "status", cmd_status },
+	{ "log", cmd_log },
 	{ "pause", cmd_verb },
 	{ "resume", cmd_verb },
 	{ "approve", cmd_verb },

@@ -673,3 +673,51 @@ int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err)
 	bind_text(st, 2, host);
 	return write_one(db, st, err, "counting an update") < 0 ? -1 : 0;
 }
+
+void roll_log_rows_free(roll_log_row *r, size_t n)
+{
+	for (size_t i = 0; r && i < n; i++) {
+		free(r[i].host);
+		free(r[i].step);
+		free(r[i].event);
+		free(r[i].detail);
+	}
+	free(r);
+}
+
+int rolldb_log_rows(rolldb *db, int64_t id, const char *host, int64_t after_id, size_t limit, roll_log_row **out,
+		    size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(db, "SELECT id, ts, host, step, event, ok, detail FROM rollout_log WHERE rollout_id = ?1 "
+				    "AND (?2 IS NULL OR host = ?2) AND id > ?3 ORDER BY id LIMIT ?4", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, host);
+	sqlite3_bind_int64(st, 3, after_id);
+	sqlite3_bind_int64(st, 4, limit ? (int64_t)limit : -1);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
+		roll_log_row *r = &(*out)[(*n)++];
+		r->id = sqlite3_column_int64(st, 0);
+		r->ts = sqlite3_column_int64(st, 1);
+		r->host = col_text(st, 2);
+		r->step = col_text(st, 3);
+		r->event = col_text(st, 4);
+		r->ok = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
+		r->detail = col_text(st, 6);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_err(db, err, "reading the rollout's log");
+		roll_log_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}

@@ -248,6 +248,14 @@ check "the exact commands are in the rollout's log (curl, sha256sum, ln/mv -T, t
 	test -n "$(echo "$cmds" | grep -F "curl -sS")" -a -n "$(echo "$cmds" | grep -F "sha256sum")" -a \
 	-n "$(echo "$cmds" | grep -F "mv -fT")" -a -n "$(echo "$cmds" | grep -F "'$tmp/ctl.sh' '$FIRST' 'stop' 'inference-engine'")"
 
+"$FD" --db "$DB" rollout log 1 --host "$FIRST" >"$tmp/log.out" 2>&1; rc=$?
+check "rollout log shows a device's commands as sent, with each step's end" test "$rc" -eq 0 -a \
+	-n "$(grep -E " update +note +ssh: " "$tmp/log.out" | grep -F "sha256sum")" -a -n "$(grep -E "$FIRST +validate +end +ok" "$tmp/log.out")" -a \
+	-z "$(grep -v "$FIRST" "$tmp/log.out")"
+check "rollout log --json: the commands of the device's steps in order" test "$("$FD" --db "$DB" rollout log 1 --host "$FIRST" --json |
+	python3 -c 'import json,sys; a=json.load(sys.stdin); print(",".join(dict.fromkeys(e["step"] for e in a if e["event"] == "note" and e["detail"].startswith("ssh: "))))')" = \
+	"health,record,update,wait,validate"
+
 # the same rollout again: every device already there, nothing touched
 "$FD" --db "$tmp/again.db" rollout start -i "$tmp/fleet.ini" --model defect-detection --version 3.2 \
 	"${fast[@]}" --foreground >"$tmp/again.out" 2>&1; rc=$?
