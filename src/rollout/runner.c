@@ -980,6 +980,8 @@ static void work_device(runner *r, rolldb *db, const char *host, run_mode mode)
 		const char *at = roll_step_final(c.d.step) || !strcmp(c.d.step, DS_PENDING) ? DS_HEALTH : c.d.step;
 		if (!roll_step_final(c.d.step) && step_start(&c, at) == 0)
 			step_end(&c, at, false, d, DS_FAILED);
+		else
+			note(r, "%s: %s", host, d);
 		free(d);
 		roll_dev_clear(&c.d);
 		return;

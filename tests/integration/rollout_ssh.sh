@@ -214,6 +214,21 @@ check "a current_version that is not a version fails the device before any chang
 	"$(st "$tmp/hostile.db" 1 'r["devices"][0]["step"] + "|" + str("not a version" in r["devices"][0]["error"])')" = "failed|True"
 check "...nothing fetched, stopped or run" test "$(downloads 3.2)" = 0 -a ! -s "$tmp/ctl.log" -a ! -e "$tmp/pwned"
 
+# the database edited to hold a hostile setting: the runner checks again, sends nothing
+reset_devices
+"$FD" --db "$tmp/edit.db" rollout start -i "$tmp/fleet.ini" --limit "$FIRST" --model defect-detection --version 3.2 \
+	"${fast[@]}" --foreground >/dev/null 2>&1
+reset_devices
+sql "$tmp/edit.db" "UPDATE rollouts SET state='running', lease_owner=NULL, lease_expiry=NULL, current_batch=0;
+	UPDATE rollout_devices SET step='pending', step_started=NULL, step_ended=NULL,
+	  target=json_set(target, '\$.model_dir', '/opt/m'';touch $tmp/pwned;''');
+	INSERT INTO rollout_holds(host, rollout_id) SELECT host, rollout_id FROM rollout_devices;"
+l1=$(logins)
+"$FD" --db "$tmp/edit.db" rollout resume 1 --foreground >"$tmp/edit.out" 2>&1
+check "a hostile setting edited into the database fails the device, saying so" test \
+	"$(st "$tmp/edit.db" 1 'r["devices"][0]["step"] + "|" + str("fleetdeck_model_dir" in r["devices"][0]["error"])')" = "failed|True"
+check "...with no SSH login and nothing run" test "$(logins)" = "$l1" -a ! -e "$tmp/pwned" -a ! -s "$tmp/ctl.log"
+
 # ---- the registry serves other bytes than its index's SHA-256: refused on the device, untouched ----
 reset_devices
 cp "$tmp/reg/models/defect-detection-v3.2-int8.onnx" "$tmp/good-3.2"
