@@ -313,7 +313,8 @@ static const char *const migrations[] = {
 	"  rollout_id INTEGER NOT NULL REFERENCES rollouts(id)\n"
 	") WITHOUT ROWID;\n",
 
-	/* 4: rollouts to agentless devices: how each device is reached */
+	/* 4: rollouts to agentless devices */
+	"-- how each device of a rollout is reached\n"
 	"ALTER TABLE rollout_devices ADD COLUMN transport TEXT NOT NULL DEFAULT 'http'; -- http, ssh\n"
 	"ALTER TABLE rollout_devices ADD COLUMN target TEXT; -- ssh: JSON, the device's SSH and model settings\n",
 };
