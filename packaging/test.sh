@@ -44,6 +44,9 @@ done
 # the SSH transport against real sshd, under valgrind (the unit run above skips it)
 if FLEETDECK_SSH_VALGRIND=1 FLEETDECK_BUILD="$PWD/build" FLEETDECK_SRC="$PWD" bash tests/integration/ssh.sh >build/valgrind-ssh.log 2>&1; then
   vg_passed=$((vg_passed+1)); else echo "valgrind: tests/integration/ssh.sh failed"; grep -v '^ok' build/valgrind-ssh.log; vg_failed=$((vg_failed+1)); fi
+# a rollout to agentless devices over real sshd, its runner under valgrind
+if FLEETDECK_ROLLOUT_VALGRIND=1 FLEETDECK="$PWD/build/fleetdeck" FLEETDECK_BUILD="$PWD/build" FLEETDECK_SRC="$PWD" bash tests/integration/rollout_ssh.sh >build/valgrind-rollout-ssh.log 2>&1; then
+  vg_passed=$((vg_passed+1)); else echo "valgrind: tests/integration/rollout_ssh.sh failed"; grep -v '^ok' build/valgrind-rollout-ssh.log; vg_failed=$((vg_failed+1)); fi
 echo "valgrind: $vg_passed passed, $vg_failed failed"
 suite "$vg_failed"
 

@@ -8,6 +8,7 @@
 #include "rollout/plan.h"
 #include "rollout/rolldb.h"
 #include "rollout/rollhttp.h"
+#include "rollout/rollssh.h"
 #include "rollout/rollstate.h"
 #include "rollout/runner.h"
 #include "store/store.h"
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 		"                                [--min-samples N]] [--reason TEXT] [--foreground]\n"
 		"       fleetdeck rollout list [--json]\n"
 		"       fleetdeck rollout status ID [--json] [--watch]\n"
+		"       fleetdeck rollout log ID [--host HOST] [--json]\n"
 		"       fleetdeck rollout pause|resume|approve|abort|rollback|retry ID [--reason TEXT] [--foreground]\n"
 		"\n"
 		"start: records the rollout (the plan's batches) in the history database (--db) and\n"
@@ -72,6 +74,14 @@ static void usage(FILE *f)
 		"                    batch (rolled back, rollout failed); fewer than --min-samples N\n"
 		"                    requests (default 100) on either side, or no not-updated devices left\n"
 		"                    (the last batch), is inconclusive: the rollout waits for approve\n"
+		"log: every step's start and end with its outcome, and each command sent to an\n"
+		"agentless device exactly as sent (lines `note ssh: COMMAND`).\n"
+		"Devices with fleetdeck_transport=ssh (agentless) get the same steps as commands\n"
+		"over SSH: curl the health URL (fleetdeck_health_url), read current_version in\n"
+		"fleetdeck_model_dir, fetch the file and check its SHA-256, `CTL stop SERVICE`\n"
+		"(fleetdeck_service_ctl, fleetdeck_service), switch active_model.onnx and\n"
+		"current_version by rename, `CTL start SERVICE`, wait, POST fleetdeck_validate_url;\n"
+		"each checks first whether it is already done (see the guide).\n"
 		"  pause     no new device starts; devices in flight finish\n"
 		"  resume    a paused rollout goes on; also restarts a rollout whose runner died\n"
 		"  approve   a rollout waiting after an inconclusive gate goes on\n"
@@ -663,6 +673,7 @@ static int cmd_start(struct app *app, int argc, char **argv)
 	json_t *batches = json_array();
 	char *reg_owned = NULL, *url = NULL, *sum = NULL, *canonical = NULL;
 	struct dbs d = { 0 };
+	size_t nssh = 0;
 	if (inv_pattern_limit(inv, hosts_pat, limit, &hosts, &n, &err) < 0) {
 		fprintf(stderr, "fleetdeck rollout start: %s\n", err);
 		free(err);
@@ -689,14 +700,35 @@ static int cmd_start(struct app *app, int argc, char **argv)
 				json_decref(batch);
 				goto out;
 			}
-			if (t.transport && strcmp(t.transport, "http")) {
-				fprintf(stderr, "fleetdeck rollout start: %s: transport %s: rollouts go over the agent API "
-						"(http) only, for now\n", hosts[k]->name, t.transport);
+			bool ssh = t.transport && !strcmp(t.transport, "ssh");
+			if (t.transport && strcmp(t.transport, "http") && !ssh) {
+				fprintf(stderr, "fleetdeck rollout start: %s: fleetdeck_transport: expected http or ssh, "
+						"got '%s'\n", hosts[k]->name, t.transport);
 				poll_target_clear(&t);
 				json_decref(vars);
 				json_decref(batch);
 				goto out;
 			}
+			if (ssh) {
+				/* every value that will go into a command on the device, checked now:
+				 * a bad one refuses the whole rollout before anything is sent */
+				rollssh_dev sd;
+				if (rollssh_dev_from_vars(&t, vars, &app->cfg.poll.ssh, &sd, &err)) {
+					fprintf(stderr, "fleetdeck rollout start: %s: %s (nothing was sent)\n",
+						hosts[k]->name, err);
+					free(err);
+					poll_target_clear(&t);
+					json_decref(vars);
+					json_decref(batch);
+					goto out;
+				}
+				json_t *tj = rollssh_dev_to_json(&sd);
+				devs[k].target = json_dumps(tj, JSON_COMPACT | JSON_SORT_KEYS);
+				json_decref(tj);
+				rollssh_dev_clear(&sd);
+				nssh++;
+			}
+			devs[k].transport = ssh ? "ssh" : "http";
 			const char *r = json_string_value(json_object_get(vars, "model_registry"));
 			if (!registry && r) {
 				if (!reg_owned)
@@ -734,6 +766,15 @@ static int cmd_start(struct app *app, int argc, char **argv)
 		goto out;
 	}
 	version = canonical;
+	if (nssh) {
+		/* agentless devices fetch the file themselves: its URL goes into a command */
+		rollssh_model m = { model, version, url, sum };
+		if (rollssh_model_check(&m, &err)) {
+			fprintf(stderr, "fleetdeck rollout start: %s (registry %s; nothing was sent)\n", err, registry);
+			free(err);
+			goto out;
+		}
+	}
 	if (dbs_open(app, &d, "start"))
 		goto out;
 	char *who = actor(), *bj = json_dumps(batches, JSON_COMPACT);
@@ -769,8 +810,10 @@ static int cmd_start(struct app *app, int argc, char **argv)
 		rc = spawn_runner(d.path, id) ? EXIT_FINDINGS : EXIT_OK;
 out:
 	dbs_close(&d);
-	for (size_t i = 0; devs && i < n; i++)
+	for (size_t i = 0; devs && i < n; i++) {
 		free(devs[i].address);
+		free(devs[i].target);
+	}
 	free(devs);
 	json_decref(batches);
 	free(reg_owned);
@@ -831,6 +874,8 @@ static json_t *row_json(const roll_row *r, const roll_dev *devs, size_t nd)
 					     d->step_ended ? json_integer(d->step_ended) : json_null(), "prev_version",
 					     d->prev_version ? json_string(d->prev_version) : json_null(), "error",
 					     d->error ? json_string(d->error) : json_null(), "attempts", d->attempts));
+			json_object_set_new(json_array_get(a, i), "transport",
+					    json_string(d->transport ? d->transport : "http"));
 		}
 		json_object_set_new(o, "devices", a);
 	}
@@ -1034,6 +1079,72 @@ static int cmd_status(struct app *app, int argc, char **argv)
 	return rc < 0 ? EXIT_USAGE : EXIT_OK;
 }
 
+/* `rollout log ID [--host H] [--json]`: the rollout's log, the commands sent to
+ * agentless devices among it. */
+static int cmd_log(struct app *app, int argc, char **argv)
+{
+	bool json = false;
+	const char *idtext = NULL, *host = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--host") && i + 1 < argc)
+			host = argv[++i];
+		else if (!idtext && argv[i][0] != '-')
+			idtext = argv[i];
+		else
+			idtext = "";
+	}
+	int64_t id;
+	if (!idtext || parse_id(idtext, &id)) {
+		fprintf(stderr, "usage: fleetdeck rollout log ID [--host HOST] [--json]\n");
+		return EXIT_USAGE;
+	}
+	struct dbs d;
+	if (dbs_open(app, &d, "log"))
+		return EXIT_USAGE;
+	roll_row r;
+	roll_log_row *rows = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	if (rolldb_get(d.db, id, &r, &err) || rolldb_log_rows(d.db, id, host, 0, 0, &rows, &n, &err)) {
+		fprintf(stderr, "fleetdeck rollout log: %s\n", err);
+		free(err);
+		roll_row_clear(&r);
+		dbs_close(&d);
+		return EXIT_USAGE;
+	}
+	if (json) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, json_pack("{s:I, s:I, s:o, s:s, s:s, s:o, s:o}", "id", (json_int_t)rows[i].id,
+							   "ts", (json_int_t)rows[i].ts, "host",
+							   rows[i].host ? json_string(rows[i].host) : json_null(), "step",
+							   rows[i].step, "event", rows[i].event, "ok",
+							   rows[i].ok < 0 ? json_null() : json_boolean(rows[i].ok),
+							   "detail", rows[i].detail ? json_string(rows[i].detail) : json_null()));
+		cli_print_json(a);
+		json_decref(a);
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			char ts[32];
+			time_t t = (time_t)(rows[i].ts / 1000);
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+			printf("%s.%03dZ %-24s %-10s %-5s %-4s ", ts, (int)(rows[i].ts % 1000),
+			       rows[i].host ? rows[i].host : "-", rows[i].step, rows[i].event,
+			       rows[i].ok < 0 ? "" : rows[i].ok ? "ok" : "FAIL");
+			print_clean(rows[i].detail);
+			putchar('\n');
+		}
+	}
+	roll_log_rows_free(rows, n);
+	roll_row_clear(&r);
+	dbs_close(&d);
+	return EXIT_OK;
+}
+
 /* pause, resume, approve, abort, rollback, retry: the state machine's verbs. */
 static int cmd_verb(struct app *app, int argc, char **argv)
 {
@@ -1142,6 +1253,7 @@ static const struct verb {
 	{ "run", cmd_run },
 	{ "list", cmd_list },
 	{ "status", cmd_status },
+	{ "log", cmd_log },
 	{ "pause", cmd_verb },
 	{ "resume", cmd_verb },
 	{ "approve", cmd_verb },

@@ -89,15 +89,22 @@ void roll_rows_free(roll_row *r, size_t n)
 	free(r);
 }
 
+void roll_dev_clear(roll_dev *d)
+{
+	free(d->host);
+	free(d->address);
+	free(d->step);
+	free(d->prev_version);
+	free(d->error);
+	free(d->transport);
+	free(d->target);
+	memset(d, 0, sizeof *d);
+}
+
 void roll_devs_free(roll_dev *d, size_t n)
 {
-	for (size_t i = 0; d && i < n; i++) {
-		free(d[i].host);
-		free(d[i].address);
-		free(d[i].step);
-		free(d[i].prev_version);
-		free(d[i].error);
-	}
+	for (size_t i = 0; d && i < n; i++)
+		roll_dev_clear(&d[i]);
 	free(d);
 }
 
@@ -300,8 +307,8 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 	if (step_done(db, st, err, "recording the rollout"))
 		goto fail;
 	int64_t id = sqlite3_last_insert_rowid(db->db);
-	st = prep(db, "INSERT INTO rollout_devices(rollout_id, host, ord, batch, address, port, step, metrics_port) "
-		      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)", err);
+	st = prep(db, "INSERT INTO rollout_devices(rollout_id, host, ord, batch, address, port, step, metrics_port, "
+		      "transport, target) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9)", err);
 	if (!st)
 		goto fail;
 	for (size_t i = 0; i < n; i++) {
@@ -316,6 +323,8 @@ int64_t rolldb_create(rolldb *db, const roll_row *r, const roll_dev *devs, size_
 			sqlite3_bind_int(st, 7, devs[i].metrics_port);
 		else
 			sqlite3_bind_null(st, 7);
+		bind_text(st, 8, devs[i].transport ? devs[i].transport : "http");
+		bind_text(st, 9, devs[i].target);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			db_err(db, err, "recording the rollout's devices");
 			release(db, st);
@@ -405,7 +414,7 @@ int rolldb_list_newest(rolldb *db, size_t max, roll_row **out, size_t *n, char *
 
 #define DEV_COLS \
 	"host, address, port, batch, ord, step, step_started, step_ended, prev_version, error, attempts, " \
-	"coalesce(metrics_port, 0)"
+	"coalesce(metrics_port, 0), transport, target"
 
 static void read_dev(sqlite3_stmt *st, roll_dev *d)
 {
@@ -421,6 +430,8 @@ static void read_dev(sqlite3_stmt *st, roll_dev *d)
 	d->error = col_text(st, 9);
 	d->attempts = sqlite3_column_int(st, 10);
 	d->metrics_port = sqlite3_column_int(st, 11);
+	d->transport = col_text(st, 12);
+	d->target = col_text(st, 13);
 }
 
 int rolldb_devices(rolldb *db, int64_t id, roll_dev **out, size_t *n, char **err)
@@ -872,4 +883,52 @@ int rolldb_log_last(rolldb *db, int64_t id, const char *step, int64_t *ts, char 
 	}
 	release(db, st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+void roll_log_rows_free(roll_log_row *r, size_t n)
+{
+	for (size_t i = 0; r && i < n; i++) {
+		free(r[i].host);
+		free(r[i].step);
+		free(r[i].event);
+		free(r[i].detail);
+	}
+	free(r);
+}
+
+int rolldb_log_rows(rolldb *db, int64_t id, const char *host, int64_t after_id, size_t limit, roll_log_row **out,
+		    size_t *n, char **err)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(db, "SELECT id, ts, host, step, event, ok, detail FROM rollout_log WHERE rollout_id = ?1 "
+				    "AND (?2 IS NULL OR host = ?2) AND id > ?3 ORDER BY id LIMIT ?4", err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, host);
+	sqlite3_bind_int64(st, 3, after_id);
+	sqlite3_bind_int64(st, 4, limit ? (int64_t)limit : -1);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xgrow(*out, &cap, *n + 1, sizeof **out);
+		roll_log_row *r = &(*out)[(*n)++];
+		r->id = sqlite3_column_int64(st, 0);
+		r->ts = sqlite3_column_int64(st, 1);
+		r->host = col_text(st, 2);
+		r->step = col_text(st, 3);
+		r->event = col_text(st, 4);
+		r->ok = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 5);
+		r->detail = col_text(st, 6);
+	}
+	release(db, st);
+	if (rc != SQLITE_DONE) {
+		db_err(db, err, "reading the rollout's log");
+		roll_log_rows_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
 }

@@ -45,9 +45,13 @@ typedef struct roll_dev {
 	int64_t step_started, step_ended; /* 0: not yet */
 	char *prev_version, *error; /* NULL: none */
 	int attempts;         /* POST /update sent */
-	int metrics_port;     /* the exporter's port; 0: 8000 (schema 4) */
+	int metrics_port;     /* the exporter's port; 0: 8000 (schema 5) */
+	char *transport;      /* fleetdeck_transport: "http" (agent API) or "ssh"; NULL reads as http */
+	char *target;         /* ssh: the device's settings as JSON (rollout/rollssh.h); NULL: none */
 } roll_dev;
 void roll_devs_free(roll_dev *d, size_t n);
+/* Frees one device's strings (not d itself) and zeroes it. */
+void roll_dev_clear(roll_dev *d);
 
 /* Records a rollout (r->id ignored; state as given) and its devices (step
  * "pending"), and takes every device's hold, in one transaction. A device held
@@ -101,6 +105,19 @@ int rolldb_set_prev(rolldb *db, int64_t id, const char *host, const char *prev, 
 int rolldb_devices_move(rolldb *db, int64_t id, const char *const *from, const char *to, int64_t now, char **err);
 /* attempts + 1: a POST /update is about to go out. */
 int rolldb_attempt(rolldb *db, int64_t id, const char *host, char **err);
+/* A line of rollout_log. Strings owned: roll_log_rows_free. */
+typedef struct roll_log_row {
+	int64_t id, ts;
+	char *host;           /* NULL: the rollout itself */
+	char *step, *event;   /* event: start, end, note */
+	int ok;               /* -1: none (start, note) */
+	char *detail;         /* NULL: none; notes "ssh: COMMAND" are the commands sent to agentless devices */
+} roll_log_row;
+/* Rollout id's log in order, only host's lines when host is non-NULL, only
+ * lines after after_id, at most limit (0: all). */
+int rolldb_log_rows(rolldb *db, int64_t id, const char *host, int64_t after_id, size_t limit, roll_log_row **out,
+		    size_t *n, char **err);
+void roll_log_rows_free(roll_log_row *r, size_t n);
 /* A line in the log about the rollout itself (host NULL) or a device. */
 int rolldb_log(rolldb *db, int64_t id, const char *host, const char *step, const char *detail, int64_t now,
 	       char **err);

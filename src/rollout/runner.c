@@ -4,6 +4,7 @@
 #include "rollout/plan.h"
 #include "rollout/rolldb.h"
 #include "rollout/rollhttp.h"
+#include "rollout/rollssh.h"
 #include "rollout/rollstate.h"
 #include "util/xalloc.h"
 
@@ -188,6 +189,8 @@ typedef struct devctx {
 	rolldb *db;
 	roll_dev d;
 	char *err;
+	rollssh_dev ssh;     /* ssh: the device's settings (from d.target) */
+	rollssh_conn *conn;  /* ssh: the device's session, opened by the first command */
 } devctx;
 
 static int agent(devctx *c, const char *method, const char *path, json_t *body, long *code, json_t **ans,
@@ -398,6 +401,20 @@ static const char *do_wait(devctx *c)
 	return step_end(c, DS_WAIT, true, NULL, NULL) ? NULL : DS_VALIDATE;
 }
 
+/* The answer to POST /validate as the seed judges it: passed, and confident
+ * enough. Else false with *d saying why (caller frees). */
+static bool validation_passed(long code, json_t *a, char **d)
+{
+	json_t *conf = json_object_get(a, "confidence");
+	const char *cls = json_string_value(json_object_get(a, "class"));
+	double cv = json_is_number(conf) ? json_number_value(conf) : -1;
+	bool ok = code == 200 && json_is_true(json_object_get(a, "passed")) && cv >= RUNNER_MIN_CONFIDENCE;
+	if (!ok)
+		*d = xasprintf("validation failed: HTTP %ld, passed %s, class %.40s, confidence %.3f", code,
+			       json_is_true(json_object_get(a, "passed")) ? "true" : "false", cls ? cls : "?", cv);
+	return ok;
+}
+
 static const char *do_validate(devctx *c)
 {
 	if (step_start(c, DS_VALIDATE))
@@ -413,13 +430,7 @@ static const char *do_validate(devctx *c)
 	if (rc) {
 		d = xasprintf("POST /validate: %s", why);
 	} else {
-		json_t *conf = json_object_get(a, "confidence");
-		const char *cls = json_string_value(json_object_get(a, "class"));
-		double cv = json_is_number(conf) ? json_number_value(conf) : -1;
-		ok = code == 200 && json_is_true(json_object_get(a, "passed")) && cv >= RUNNER_MIN_CONFIDENCE;
-		if (!ok)
-			d = xasprintf("validation failed: HTTP %ld, passed %s, class %.40s, confidence %.3f", code,
-				      json_is_true(json_object_get(a, "passed")) ? "true" : "false", cls ? cls : "?", cv);
+		ok = validation_passed(code, a, &d);
 	}
 	json_decref(a);
 	free(why);
@@ -476,6 +487,471 @@ static const char *back(devctx *c, const char *step, const char *final)
 	return e ? NULL : next;
 }
 
+static const char *agent_rollback(devctx *c)
+{
+	return back(c, DS_ROLLBACK, DS_FAILED);
+}
+
+static const char *agent_revert(devctx *c)
+{
+	return back(c, DS_REVERT, DS_REVERTED);
+}
+
+/* ---- agentless devices: the seed playbook's steps as commands over SSH (rollout/rollssh.h) ---- */
+
+static int ssh_open(devctx *c, char **err)
+{
+	return rollssh_dev_from_json(c->d.host, c->d.address, c->d.target, &c->ssh, err);
+}
+
+static void ssh_close(devctx *c)
+{
+	rollssh_conn_free(c->conn);
+	c->conn = NULL;
+	rollssh_dev_clear(&c->ssh);
+}
+
+/* curl's -m on the device: inside the SSH command's own timeout */
+static int ssh_curl_s(const devctx *c)
+{
+	long s = (c->r->p.timeout_ms - 1000) / 1000;
+	return s < 1 ? 1 : s > 86400 ? 86400 : (int)s;
+}
+
+/* Runs cmd on the device, its exact text logged first (the rollout's log is the
+ * console's command log): 0 it ran (r->exit_code, r->out), -1 not (r->error). */
+static int ssh_cmd(devctx *c, const char *step, const char *cmd, rollssh_res *r)
+{
+	char *err = NULL;
+	char *line = xasprintf("ssh: %s", cmd);
+	if (rolldb_log(c->db, c->r->id, c->d.host, step, line, now_ms(), &err)) {
+		note(c->r, "%s: %s", c->d.host, err);
+		free(err);
+		err = NULL;
+	}
+	free(line);
+	if (!c->conn)
+		c->conn = rollssh_conn_new(&c->ssh, c->r->p.connect_ms, c->r->p.timeout_ms, &err);
+	if (!c->conn) {
+		memset(r, 0, sizeof *r);
+		r->error = err;
+		return -1;
+	}
+	return rollssh_run(c->conn, cmd, r);
+}
+
+/* An HTTP request to the device's own service, made on the device: 0 with
+ * *code and *ans (the JSON answer, or NULL), -1 the service did not answer or
+ * the answer is not curl's (*why), -2 the device could not be reached (*why). */
+static int ssh_local_http(devctx *c, const char *step, const char *url, const char *body, long *code, json_t **ans,
+			  char **why)
+{
+	*ans = NULL;
+	*code = 0;
+	char *err = NULL;
+	char *cmd = rollssh_cmd_http(&c->ssh, url, body, ssh_curl_s(c), &err);
+	if (!cmd) {
+		*why = err;
+		return -1;
+	}
+	rollssh_res r;
+	int rc = ssh_cmd(c, step, cmd, &r);
+	free(cmd);
+	if (rc) {
+		*why = xasprintf("ssh: %s", r.error);
+		rollssh_res_clear(&r);
+		return -2;
+	}
+	int cx;
+	char *b = NULL;
+	if (rollssh_parse_http(r.out, r.len, code, &cx, &b, &err)) {
+		*why = err;
+		rc = -1;
+	} else if (cx != 0 || *code == 0) {
+		*why = xasprintf("%s did not answer on the device (curl exit %d)", url, cx);
+		rc = -1;
+	} else {
+		*ans = json_loads(b, 0, NULL);
+	}
+	free(b);
+	rollssh_res_clear(&r);
+	return rc;
+}
+
+static const char *ssh_health(devctx *c)
+{
+	if (step_start(c, DS_HEALTH))
+		return NULL;
+	long code;
+	json_t *a = NULL;
+	char *why = NULL, *d = NULL;
+	int rc = ssh_local_http(c, DS_HEALTH, c->ssh.health_url, NULL, &code, &a, &why);
+	bool healthy = false;
+	const char *next = DS_FAILED;
+	if (rc == -2) {
+		d = xasprintf("unreachable: %s", why);
+		next = DS_UNREACHABLE;
+	} else if (rc == -1) {
+		d = xasprintf("not healthy before the update: %s", why);
+	} else {
+		const char *st = json_string_value(json_object_get(a, "status"));
+		healthy = code == 200 && st && !strcmp(st, "healthy");
+		if (healthy)
+			next = DS_RECORD;
+		else
+			d = xasprintf("not healthy before the update: HTTP %ld, status %.32s", code, st ? st : "?");
+	}
+	json_decref(a);
+	free(why);
+	int e = step_end(c, DS_HEALTH, healthy, d, healthy ? NULL : next);
+	free(d);
+	return e ? NULL : next;
+}
+
+/* Ends step as failed, moving the device to next; returns next (NULL: a database error). */
+static const char *fail_to(devctx *c, const char *step, const char *next, char *detail_owned)
+{
+	int e = step_end(c, step, false, detail_owned, next);
+	free(detail_owned);
+	return e ? NULL : next;
+}
+
+/* The device's current_version (and the link), before anything changes. */
+static const char *ssh_record(devctx *c)
+{
+	if (step_start(c, DS_RECORD))
+		return NULL;
+	char *err = NULL;
+	char *cmd = rollssh_cmd_record(&c->ssh, &err);
+	if (!cmd)
+		return fail_to(c, DS_RECORD, DS_FAILED, err);
+	rollssh_res r;
+	int rc = ssh_cmd(c, DS_RECORD, cmd, &r);
+	free(cmd);
+	if (rc) {
+		char *d = xasprintf("unreachable: ssh: %s", r.error);
+		rollssh_res_clear(&r);
+		return fail_to(c, DS_RECORD, DS_UNREACHABLE, d);
+	}
+	static const char *const keys[] = { "link", "version", NULL };
+	char *v[2];
+	if (r.exit_code != 0 || rollssh_parse_kv(r.out, r.len, keys, v, &err)) {
+		char *d = err ? xasprintf("reading %s: %s", c->ssh.model_dir, err)
+			      : xasprintf("reading %s: exit status %d", c->ssh.model_dir, r.exit_code);
+		free(err);
+		rollssh_res_clear(&r);
+		return fail_to(c, DS_RECORD, DS_FAILED, d);
+	}
+	rollssh_res_clear(&r);
+	char *link = v[0], *ver = v[1];
+	char *file = rollssh_model_file(c->r->model, c->r->version);
+	char *target = xasprintf("%s/%s", c->ssh.model_dir, file);
+	free(file);
+	const char *out = NULL;
+	if (!ver) {
+		out = fail_to(c, DS_RECORD, DS_FAILED,
+			      xasprintf("no %s/current_version: nothing to go back to", c->ssh.model_dir));
+	} else if (!rollout_name_ok(ver)) {
+		out = fail_to(c, DS_RECORD, DS_FAILED,
+			      xasprintf("%s/current_version holds '%.64s', not a version", c->ssh.model_dir, ver));
+	} else if (!strcmp(ver, c->r->version)) {
+		if (link && !strcmp(link, target))
+			out = step_end(c, DS_RECORD, true, "already on the target version", DS_CURRENT) ? NULL : DS_CURRENT;
+		else
+			out = fail_to(c, DS_RECORD, DS_FAILED,
+				      xasprintf("current_version says %s but active_model.onnx points at '%.200s': "
+						"fix the device by hand", ver, link ? link : ""));
+	} else {
+		/* the way back must exist before anything changes */
+		cmd = rollssh_cmd_have(&c->ssh, c->r->model, ver, &err);
+		if (!cmd) {
+			out = fail_to(c, DS_RECORD, DS_FAILED, err);
+		} else {
+			rc = ssh_cmd(c, DS_RECORD, cmd, &r);
+			free(cmd);
+			if (rc) {
+				out = fail_to(c, DS_RECORD, DS_UNREACHABLE, xasprintf("unreachable: ssh: %s", r.error));
+			} else if (r.exit_code != 0) {
+				char *f = rollssh_model_file(c->r->model, ver);
+				out = fail_to(c, DS_RECORD, DS_FAILED,
+					      xasprintf("running %s, but %s/%s is not there: no way back", ver,
+							c->ssh.model_dir, f));
+				free(f);
+			} else if (rolldb_set_prev(c->db, c->r->id, c->d.host, ver, &err)) {
+				note(c->r, "%s: %s", c->d.host, err);
+				free(err);
+			} else {
+				free(c->d.prev_version);
+				c->d.prev_version = xstrdup(ver);
+				char *d = xasprintf("running %s", ver);
+				out = step_end(c, DS_RECORD, true, d, NULL) ? NULL : DS_UPDATE;
+				free(d);
+			}
+			rollssh_res_clear(&r);
+		}
+	}
+	free(target);
+	free(link);
+	free(ver);
+	return out;
+}
+
+/* The update: the model file (fetched unless it is there with the right
+ * SHA-256), then the switch (stop, link, current_version, start), which a
+ * device already switched gets as a start alone, not counted as an update. */
+static const char *ssh_update(devctx *c)
+{
+	if (step_start(c, DS_UPDATE))
+		return NULL;
+	rollssh_model m = { c->r->model, c->r->version, c->r->model_url, c->r->checksum };
+	char *err = NULL;
+	char *cmd = rollssh_cmd_fetch(&c->ssh, &m, ssh_curl_s(c), &err);
+	if (!cmd)
+		return fail_to(c, DS_UPDATE, DS_FAILED, err);
+	rollssh_res r;
+	int rc = ssh_cmd(c, DS_UPDATE, cmd, &r);
+	free(cmd);
+	if (rc) { /* an earlier runner may have switched it: go back to be sure */
+		char *d = xasprintf("fetch: ssh: %s", r.error);
+		rollssh_res_clear(&r);
+		return fail_to(c, DS_UPDATE, DS_ROLLBACK, d);
+	}
+	static const char *const fkeys[] = { "switched", "fetch", "curl", "sha256", NULL };
+	char *fv[4];
+	if (rollssh_parse_kv(r.out, r.len, fkeys, fv, &err) || !fv[0] || !fv[1]) {
+		char *d = xasprintf("fetch: %s", err ? err : "the device's answer lacks switched= or fetch=");
+		free(err);
+		for (int i = 0; i < 4; i++)
+			free(fv[i]);
+		rollssh_res_clear(&r);
+		return fail_to(c, DS_UPDATE, DS_ROLLBACK, d);
+	}
+	int fexit = r.exit_code;
+	rollssh_res_clear(&r);
+	bool switched = !strcmp(fv[0], "yes");
+	bool have = fexit == 0 && (!strcmp(fv[1], "present") || !strcmp(fv[1], "downloaded"));
+	char *fdetail = !strcmp(fv[1], "mismatch")
+				? xasprintf("the downloaded file's SHA-256 is %.64s, the registry's %s", fv[3] ? fv[3] : "?",
+					    c->r->checksum)
+			: !strcmp(fv[1], "failed") ? xasprintf("download of %s failed (curl exit %.8s)", c->r->model_url,
+							       fv[2] ? fv[2] : "?")
+			: have ? xasprintf("model file %s", fv[1])
+			       : xasprintf("fetch: %s, exit status %d", fv[1], fexit);
+	for (int i = 0; i < 4; i++)
+		free(fv[i]);
+	if (!have) /* nothing was switched: the device is as it was */
+		return fail_to(c, DS_UPDATE, switched ? DS_ROLLBACK : DS_FAILED, fdetail);
+	if (!switched && rolldb_attempt(c->db, c->r->id, c->d.host, &err)) {
+		note(c->r, "%s: %s", c->d.host, err);
+		free(err);
+		free(fdetail);
+		return NULL;
+	}
+	cmd = rollssh_cmd_switch(&c->ssh, c->r->model, c->r->version, &err);
+	if (!cmd) {
+		free(fdetail);
+		return fail_to(c, DS_UPDATE, DS_ROLLBACK, err);
+	}
+	rc = ssh_cmd(c, DS_UPDATE, cmd, &r);
+	free(cmd);
+	if (rc) {
+		char *d = xasprintf("%s; switch: ssh: %s", fdetail, r.error);
+		free(fdetail);
+		rollssh_res_clear(&r);
+		return fail_to(c, DS_UPDATE, DS_ROLLBACK, d);
+	}
+	static const char *const skeys[] = { "switch", "start", "ctl_error", NULL };
+	char *sv[3];
+	bool parsed = rollssh_parse_kv(r.out, r.len, skeys, sv, &err) == 0;
+	bool ok = parsed && r.exit_code == 0 && sv[0] && sv[1] && !strcmp(sv[1], "ok");
+	char *d = parsed ? xasprintf("%s, switch %s, start %s%s%.200s", fdetail, sv[0] ? sv[0] : "?",
+				     sv[1] ? sv[1] : "?", sv[2] ? ": " : "", sv[2] ? sv[2] : "")
+			 : xasprintf("%s; switch: %s", fdetail, err);
+	for (int i = 0; parsed && i < 3; i++)
+		free(sv[i]);
+	free(err);
+	free(fdetail);
+	rollssh_res_clear(&r);
+	int e = step_end(c, DS_UPDATE, ok, d, ok ? NULL : DS_ROLLBACK);
+	free(d);
+	return e ? NULL : ok ? DS_WAIT : DS_ROLLBACK;
+}
+
+/* Until the service's /health says model_loaded (the tries and delay of the
+ * rollout): 0, or -1 with *why. */
+static int ssh_wait_loaded(devctx *c, const char *step, const char *want, char **why)
+{
+	char *last = NULL;
+	for (int t = 0; t < c->r->p.wait_tries && !lost(c->r); t++) {
+		if (t)
+			sleep_ms(c->r->p.wait_delay_ms);
+		long code;
+		json_t *a = NULL;
+		char *e = NULL;
+		int rc = ssh_local_http(c, step, c->ssh.health_url, NULL, &code, &a, &e);
+		bool loaded = rc == 0 && code == 200 && json_is_true(json_object_get(a, "model_loaded"));
+		json_decref(a);
+		if (loaded) {
+			free(e);
+			free(last);
+			return 0;
+		}
+		if (!e)
+			e = xasprintf("model not loaded (HTTP %ld)", code);
+		free(last);
+		last = e;
+	}
+	*why = xasprintf("%s not loaded after %d tries %ld ms apart: %s", want, c->r->p.wait_tries,
+			 c->r->p.wait_delay_ms, last ? last : "stopped");
+	free(last);
+	return -1;
+}
+
+static const char *ssh_wait(devctx *c)
+{
+	if (step_start(c, DS_WAIT))
+		return NULL;
+	char *why = NULL;
+	if (ssh_wait_loaded(c, DS_WAIT, c->r->version, &why))
+		return fail_to(c, DS_WAIT, DS_ROLLBACK, why);
+	return step_end(c, DS_WAIT, true, NULL, NULL) ? NULL : DS_VALIDATE;
+}
+
+static const char *ssh_validate(devctx *c)
+{
+	if (step_start(c, DS_VALIDATE))
+		return NULL;
+	json_t *body = json_pack("{s:s, s:s, s:f}", "test_image", RUNNER_TEST_IMAGE, "expected_class",
+				 RUNNER_EXPECTED_CLASS, "min_confidence", RUNNER_MIN_CONFIDENCE);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	long code;
+	json_t *a = NULL;
+	char *why = NULL, *d = NULL;
+	int rc = ssh_local_http(c, DS_VALIDATE, c->ssh.validate_url, text, &code, &a, &why);
+	free(text);
+	bool ok = false;
+	if (rc)
+		d = xasprintf("POST %s: %s", c->ssh.validate_url, why);
+	else
+		ok = validation_passed(code, a, &d);
+	json_decref(a);
+	free(why);
+	int e = step_end(c, DS_VALIDATE, ok, d, ok ? DS_UPDATED : DS_ROLLBACK);
+	free(d);
+	return e ? NULL : ok ? DS_UPDATED : DS_ROLLBACK;
+}
+
+/* Back to the recorded version: link and current_version, restart, wait until loaded. */
+static const char *ssh_back(devctx *c, const char *step, const char *final)
+{
+	if (step_start(c, step))
+		return NULL;
+	const char *prev = c->d.prev_version;
+	if (!prev)
+		return fail_to(c, step, DS_FAILED, xstrdup("no recorded version to go back to"));
+	char *err = NULL;
+	char *cmd = rollssh_cmd_back(&c->ssh, c->r->model, prev, &err);
+	if (!cmd)
+		return fail_to(c, step, DS_FAILED, err);
+	rollssh_res r;
+	int rc = ssh_cmd(c, step, cmd, &r);
+	free(cmd);
+	if (rc) {
+		char *d = xasprintf("ssh: %s", r.error);
+		rollssh_res_clear(&r);
+		return fail_to(c, step, DS_FAILED, d);
+	}
+	static const char *const keys[] = { "back", "restart", "ctl_error", NULL };
+	char *v[3];
+	bool parsed = rollssh_parse_kv(r.out, r.len, keys, v, &err) == 0;
+	bool ok = parsed && r.exit_code == 0 && v[1] && !strcmp(v[1], "ok");
+	char *d = parsed ? xasprintf("back %s, restart %s%s%.200s", v[0] ? v[0] : "?", v[1] ? v[1] : "?",
+				     v[2] ? ": " : "", v[2] ? v[2] : "")
+			 : err;
+	for (int i = 0; parsed && i < 3; i++)
+		free(v[i]);
+	rollssh_res_clear(&r);
+	if (!ok)
+		return fail_to(c, step, DS_FAILED, d);
+	char *why = NULL;
+	if (ssh_wait_loaded(c, step, prev, &why)) {
+		free(d);
+		return fail_to(c, step, DS_FAILED, why);
+	}
+	char *dd = xasprintf("back on %s (%s)", prev, d);
+	free(d);
+	int e = step_end(c, step, true, dd, final);
+	free(dd);
+	return e ? NULL : final;
+}
+
+static const char *ssh_rollback(devctx *c)
+{
+	return ssh_back(c, DS_ROLLBACK, DS_FAILED);
+}
+
+static const char *ssh_revert(devctx *c)
+{
+	return ssh_back(c, DS_REVERT, DS_REVERTED);
+}
+
+/* ---- the transports: a device's steps by fleetdeck_transport ---- */
+
+typedef struct step_fn {
+	const char *step;
+	const char *(*run)(devctx *c); /* does the step; where the device goes next */
+} step_fn;
+
+typedef struct transport_steps {
+	const char *name;                        /* fleetdeck_transport */
+	int (*open)(devctx *c, char **err);      /* NULL: nothing to set up */
+	void (*close)(devctx *c);
+	step_fn steps[8];                        /* ends with { NULL } */
+} transport_steps;
+
+static const transport_steps agent_steps = {
+	"http", NULL, NULL,
+	{ { DS_HEALTH, do_health },
+	  { DS_RECORD, do_record },
+	  { DS_UPDATE, do_update },
+	  { DS_WAIT, do_wait },
+	  { DS_VALIDATE, do_validate },
+	  { DS_ROLLBACK, agent_rollback },
+	  { DS_REVERT, agent_revert },
+	  { NULL, NULL } },
+};
+
+static const transport_steps ssh_steps = {
+	"ssh", ssh_open, ssh_close,
+	{ { DS_HEALTH, ssh_health },
+	  { DS_RECORD, ssh_record },
+	  { DS_UPDATE, ssh_update },
+	  { DS_WAIT, ssh_wait },
+	  { DS_VALIDATE, ssh_validate },
+	  { DS_ROLLBACK, ssh_rollback },
+	  { DS_REVERT, ssh_revert },
+	  { NULL, NULL } },
+};
+
+static const transport_steps *const transports[] = { &agent_steps, &ssh_steps, NULL };
+
+static const transport_steps *transport_for(const char *name)
+{
+	for (const transport_steps *const *t = transports; *t; t++)
+		if (!strcmp((*t)->name, name ? name : "http"))
+			return *t;
+	return NULL;
+}
+
+static const char *(*step_of(const transport_steps *t, const char *step))(devctx *)
+{
+	for (const step_fn *s = t->steps; s->step; s++)
+		if (!strcmp(s->step, step))
+			return s->run;
+	return NULL;
+}
+
 /* The rollout's state now, as one of the constant names ("" if unreadable). */
 static const char *rollout_state(devctx *c)
 {
@@ -504,6 +980,19 @@ static void work_device(runner *r, rolldb *db, const char *host, run_mode mode)
 		free(err);
 		return;
 	}
+	const transport_steps *ops = transport_for(c.d.transport);
+	if (!ops || (ops->open && ops->open(&c, &err))) {
+		/* (cannot happen for what `rollout start` recorded) */
+		char *d = ops ? err : xasprintf("unknown transport '%.32s'", c.d.transport);
+		const char *at = roll_step_final(c.d.step) || !strcmp(c.d.step, DS_PENDING) ? DS_HEALTH : c.d.step;
+		if (!roll_step_final(c.d.step) && step_start(&c, at) == 0)
+			step_end(&c, at, false, d, DS_FAILED);
+		else
+			note(r, "%s: %s", host, d);
+		free(d);
+		roll_dev_clear(&c.d);
+		return;
+	}
 	const char *next;
 	if (mode == MODE_REVERT) {
 		next = !strcmp(c.d.step, DS_UPDATED) || !strcmp(c.d.step, DS_REVERT) ? DS_REVERT : NULL;
@@ -525,30 +1014,14 @@ static void work_device(runner *r, rolldb *db, const char *host, run_mode mode)
 				next = DS_REVERT;
 		}
 		const char *cur = next;
-		if (!strcmp(cur, DS_HEALTH))
-			next = do_health(&c);
-		else if (!strcmp(cur, DS_RECORD))
-			next = do_record(&c);
-		else if (!strcmp(cur, DS_UPDATE))
-			next = do_update(&c);
-		else if (!strcmp(cur, DS_WAIT))
-			next = do_wait(&c);
-		else if (!strcmp(cur, DS_VALIDATE))
-			next = do_validate(&c);
-		else if (!strcmp(cur, DS_ROLLBACK))
-			next = back(&c, DS_ROLLBACK, DS_FAILED);
-		else if (!strcmp(cur, DS_REVERT))
-			next = back(&c, DS_REVERT, DS_REVERTED);
-		else
-			next = NULL;
+		const char *(*run)(devctx *) = step_of(ops, cur);
+		next = run ? run(&c) : NULL;
 		free(c.d.step);
 		c.d.step = xstrdup(cur);
 	}
-	free(c.d.host);
-	free(c.d.address);
-	free(c.d.step);
-	free(c.d.prev_version);
-	free(c.d.error);
+	if (ops->close)
+		ops->close(&c);
+	roll_dev_clear(&c.d);
 }
 
 static void *worker(void *arg)

@@ -1,6 +1,7 @@
 /* runner: does a recorded rollout's work: holds its lease in the database
  * (renewed; an expired one is taken over), takes each device through its steps
- * over the agent API on worker threads, judges each batch with the gate, and
+ * on worker threads (over the agent API, or as commands over SSH for agentless
+ * devices: rollout/rollssh.h; the device's transport picks the steps), judges each batch with the gate, and
  * reverts, aborts and rolls back as the rollout's state asks. Every step's start
  * and end is committed before the next, so a runner started after a crash
  * continues each device where it was. Never prints: progress goes to note(). */

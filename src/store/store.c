@@ -368,6 +368,10 @@ static const char *const migrations[] = {
 	") WITHOUT ROWID;\n"
 	"INSERT INTO maint_todo(job, bucket) SELECT 2, value FROM meta WHERE key = 'raw_horizon'\n"
 	"  ON CONFLICT(job, bucket) DO UPDATE SET next_device = 0;\n",
+	/* 7: rollouts to agentless devices */
+	"-- how each device of a rollout is reached\n"
+	"ALTER TABLE rollout_devices ADD COLUMN transport TEXT NOT NULL DEFAULT 'http'; -- http, ssh\n"
+	"ALTER TABLE rollout_devices ADD COLUMN target TEXT; -- ssh: JSON, the device's SSH and model settings\n",
 };
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof *migrations))
 

@@ -257,7 +257,7 @@ static void test_steps_recorded(void **state)
 	assert_int_equal(d.step_started, 5000);
 	assert_int_equal(d.step_ended, 0); /* in the middle: a restarted runner redoes it */
 	assert_int_equal(d.attempts, 1);
-	free(d.host), free(d.address), free(d.step), free(d.prev_version), free(d.error);
+	roll_dev_clear(&d);
 	assert_int_equal(rolldb_step_end(f->db, id, "a", DS_UPDATE, false, "bad", DS_ROLLBACK, 5100, &err), 0);
 	assert_int_equal(rolldb_step_start(f->db, id, "a", DS_ROLLBACK, false, 5200, &err), 0);
 	/* a rollback that worked keeps the failure's reason on the failed device */
@@ -266,7 +266,7 @@ static void test_steps_recorded(void **state)
 	assert_string_equal(d.step, DS_FAILED);
 	assert_string_equal(d.error, "bad");
 	assert_int_equal(d.step_ended, 5300);
-	free(d.host), free(d.address), free(d.step), free(d.prev_version), free(d.error);
+	roll_dev_clear(&d);
 	/* retry: the failed ones back to pending, the others untouched */
 	const char *const again[] = { DS_FAILED, DS_UNREACHABLE, NULL };
 	assert_int_equal(rolldb_devices_move(f->db, id, again, DS_PENDING, 6000, &err), 1);
