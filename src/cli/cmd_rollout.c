@@ -328,7 +328,9 @@ static void audit_target(struct dbs *d, const char *verb, int64_t id, const char
 	if (gethostname(host, sizeof host - 1))
 		host[0] = '\0';
 	const char *user = getenv("USER"), *ssh = getenv("SSH_CONNECTION");
-	char *ssh_c = ssh && *ssh ? xstrndup(ssh, 128) : NULL, *user_c = user && *user ? xstrndup(user, 64) : NULL;
+	/* at most 128 and 64 bytes of them (xstrndup copies exactly n bytes: strnlen first) */
+	char *ssh_c = ssh && *ssh ? xstrndup(ssh, strnlen(ssh, 128)) : NULL;
+	char *user_c = user && *user ? xstrndup(user, strnlen(user, 64)) : NULL;
 	store_audit e = { .ts_ms = now_ms(), .actor = who, .action = action, .target = target,
 			  .detail = (char *)reason, .user = user_c, .ssh_connection = ssh_c,
 			  .origin_host = host[0] ? host : NULL, .pid = getpid(), .rollout_id = id,
