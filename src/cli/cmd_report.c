@@ -583,6 +583,11 @@ static int run(struct app *app, int argc, char **argv)
 	fleet_rules rules = { 0 };
 	fleet_rules_copy(&rules, &app->cfg.rules);
 	rules.stale_ms = 0;
+	/* a report's p-values are scipy's (ks_2samp's default "auto": exact where it
+	 * would be), unless the settings chose otherwise; the console's live rounds
+	 * use the asymptotic ones for speed */
+	if (!rules.drift_exact_set)
+		rules.drift_exact = true;
 	if (o.temp_warn)
 		rules.temp_warn = o.temp_warn;
 	if (o.temp_crit)

@@ -350,6 +350,7 @@ static int read_alerts(struct parser *ps, fd_config *cfg)
 			const char *v = ps->ev.type == YAML_SCALAR_EVENT ? (const char *)ps->ev.data.scalar.value : "";
 			if (!strcmp(v, "exact") || !strcmp(v, "asymptotic")) {
 				cfg->rules.drift_exact = !strcmp(v, "exact");
+				cfg->rules.drift_exact_set = true;
 				rc = 0;
 			} else {
 				rc = fail(ps, line, "%s: expected exact or asymptotic", full);

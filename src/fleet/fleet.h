@@ -69,6 +69,8 @@ typedef struct fleet_rules {
 	size_t ndrift_feature;
 	bool drift_exact;      /* live drift p-values exact where scipy's "auto" would be (slow:
 	                          0.1-2 ms a feature); false: asymptotic (scipy's "asymp") */
+	bool drift_exact_set;  /* drift_exact was chosen (alerts.drift_pvalues); unset, the
+	                          report is exact (its p-values are scipy's) and live rounds not */
 	int64_t stale_ms;      /* an observation older than this is stale; 0: never (--report) */
 	bool disabled[FLEET_RULE_COUNT];
 } fleet_rules;

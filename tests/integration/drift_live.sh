@@ -90,6 +90,27 @@ for k, r in ref.items():
     assert live[k]["severity"] == r["severity"], (k, live[k], r)
 EOF
 
+# each device's p-values are scipy's: ks_2samp's default "auto" (exact where scipy would be)
+check "per-device KS p-values equal scipy.stats.ks_2samp (method auto) on the same windows" /usr/bin/python3 - "$tmp" "$INV" <<'EOF'
+import json, re, sys
+from scipy import stats
+t, inv = sys.argv[1], sys.argv[2]
+rep = {d["host"]: d["drift"] for d in json.load(open(f"{t}/r.json"))["devices"]}
+base = json.load(open(f"{t}/base.json"))["features"]
+addr = dict(re.findall(r"^(\S+) .*ansible_host=(\S+)", open(inv).read(), re.M))
+n = 0
+for i in range(1, 6):
+    host = [h for h, a in addr.items() if a == f"127.85.0.{i}"][0]
+    w = json.load(open(f"{t}/w{i}.json"))["features"]
+    for k, x in rep[host]["features"].items():
+        r = stats.ks_2samp(base[k], w[k])
+        assert abs(x["ks_statistic"] - r.statistic) <= 1e-12, (host, k, x, r)
+        assert abs(x["ks_pvalue"] - r.pvalue) <= 1e-9 * max(r.pvalue, 1e-300), (host, k, x["ks_pvalue"], r.pvalue)
+        assert abs(x["wasserstein"] - stats.wasserstein_distance(base[k], w[k])) <= 1e-9, (host, k)
+        n += 1
+assert n == 20, n
+EOF
+
 # ---- history: drift_samples, and the alert resolving ----
 DB=$tmp/h.db
 "$FD" --report -i "$INV" --db "$DB" >/dev/null
