@@ -111,6 +111,28 @@ for i in range(1, 6):
 assert n == 20, n
 EOF
 
+# drift in the Prometheus export: the worst KS and the verdict per device, and promtool accepts it
+"$FD" --report -i "$INV" --no-history --format prometheus >"$tmp/r.prom"
+check "report --format prometheus: drift severity per device (2 critical, 1 warning, 0 none)" /usr/bin/python3 - "$tmp/r.prom" <<'EOF'
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+sev = {}
+ks = {}
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for smp in fam.samples:
+        if smp.name == "fleetdeck_device_drift_severity":
+            sev[smp.labels["device"]] = smp.value
+        if smp.name == "fleetdeck_device_drift_ks":
+            ks[smp.labels["device"]] = smp.value
+assert len(sev) == 10 and len(ks) == 10, (sev, ks)
+assert sev["edge-ams-01"] == 2 and sev["edge-ber-02"] == 1, sev
+assert all(v == 0 for h, v in sev.items() if h not in ("edge-ams-01", "edge-ber-02")), sev
+assert ks["edge-ams-01"] >= 0.15 and 0.1 < ks["edge-ber-02"] < 0.15, ks
+EOF
+if command -v promtool >/dev/null; then
+	check "promtool check metrics accepts the export with drift" bash -c "promtool check metrics <'$tmp/r.prom'"
+fi
+
 # ---- history: drift_samples, and the alert resolving ----
 DB=$tmp/h.db
 "$FD" --report -i "$INV" --db "$DB" >/dev/null
