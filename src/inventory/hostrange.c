@@ -350,7 +350,20 @@ struct names {
 	char **v;
 	size_t n, cap, bytes;
 	size_t max; /* at most this many */
+	size_t work; /* range values walked so far, emitted or not (a range nested in a
+	                range that yields nothing emits nothing: still bounded) */
 };
+
+/* One more range value walked: -1 with *err past a few times the names allowed. */
+static int walk(struct names *out, const char *pattern, char **err)
+{
+	if (++out->work > out->max * 4 + 64) {
+		*err = xasprintf("Host pattern '%s' walks more than %zu range values; fleetdeck refuses it", pattern,
+				 out->max * 4 + 64);
+		return -1;
+	}
+	return 0;
+}
 
 static int add_name(struct names *out, char *name, const char *pattern, char **err)
 {
@@ -500,6 +513,8 @@ static int expand(const char *line, struct names *out, int depth, const char *pa
 			/* ascii_letters[i_beg:i_end + 1:st]; a negative step gives nothing here */
 			if (st > 0) {
 				for (long long i = i_beg; i <= i_end; i += st) {
+					if (walk(out, pattern, err) < 0)
+						goto out;
 					char c = letters[i];
 					if (emit(head, nhead, &c, 1, tail, ntail, out, depth, pattern, err) < 0)
 						goto out;
@@ -529,6 +544,8 @@ static int expand(const char *line, struct names *out, int depth, const char *pa
 		goto out;
 	}
 	while (dir > 0 ? pyint_cmp(&ibeg, &iend) < 0 : pyint_cmp(&ibeg, &iend) > 0) {
+		if (walk(out, pattern, err) < 0)
+			goto out;
 		size_t nv;
 		char *v = pyint_str(&ibeg, &nv);
 		if (rlen) {

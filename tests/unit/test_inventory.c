@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "inventory/hostrange.h"
 #include "inventory/ini.h"
 #include "inventory/inventory.h"
 #include "inventory/yamlinv.h"
@@ -254,10 +255,30 @@ static void test_json_string_escapes(void **state)
 	json_decref(j);
 }
 
+/* A huge range whose inner range yields nothing emits no name, yet must not walk
+ * forever: it is refused after a bounded number of values. */
+static void test_range_walk_bounded(void **state)
+{
+	(void)state;
+	char **names = NULL, *err = NULL;
+	size_t n = 0;
+	long port;
+	assert_int_equal(hostrange_expand_max("s[0:16666666666666666666666666666660:2]c[9:3].lab", 100, &names, &n, &port,
+					      &err), -1);
+	assert_non_null(strstr(err, "walks more than 464 range values"));
+	free(err);
+	err = NULL;
+	/* a range as big as the budget allows still expands */
+	assert_int_equal(hostrange_expand_max("h[1:10][1:10]", 100, &names, &n, &port, &err), 0);
+	assert_int_equal(n, 100);
+	hostrange_free(names, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ungrouped_and_all),
+		cmocka_unit_test(test_range_walk_bounded),
 		cmocka_unit_test(test_loop_refused),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_graph),
